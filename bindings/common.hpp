@@ -1,0 +1,61 @@
+// bindings/common.hpp — numpy <-> TensorView conversion and argument checks shared by the
+// bindings. Bindings require the exact dtype and C-contiguity and say so; the Python layer
+// converts explicitly so that copies are visible to the user.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "medkern/core/error.hpp"
+#include "medkern/core/tensor.hpp"
+
+namespace medkern::py {
+
+namespace py = pybind11;
+
+inline const char* numpy_name(DType t) {
+  switch (t) {
+    case DType::f32: return "float32";
+    case DType::bf16: return "uint16 (bfloat16 bits)";
+    case DType::s8: return "int8";
+    case DType::u8: return "uint8";
+    case DType::s32: return "int32";
+  }
+  return "?";
+}
+
+inline bool dtype_matches(const py::array& a, DType t) {
+  switch (t) {
+    case DType::f32: return a.dtype().is(py::dtype::of<float>());
+    case DType::bf16: return a.dtype().is(py::dtype::of<std::uint16_t>());
+    case DType::s8: return a.dtype().is(py::dtype::of<std::int8_t>());
+    case DType::u8: return a.dtype().is(py::dtype::of<std::uint8_t>());
+    case DType::s32: return a.dtype().is(py::dtype::of<std::int32_t>());
+  }
+  return false;
+}
+
+/// A TensorView of numpy array `a`, which must have dtype `t` and be C-contiguous.
+inline TensorView view_of(const py::array& a, DType t, const char* op, const char* name,
+                          bool writable = false) {
+  if (!dtype_matches(a, t))
+    detail::throw_shape(op, ": ", name, " must have dtype ", numpy_name(t), ", got ",
+                        std::string(py::str(a.dtype())));
+  if (!(a.flags() & py::array::c_style))
+    detail::throw_shape(op, ": ", name, " must be C-contiguous (use numpy.ascontiguousarray)");
+  if (writable && !a.writeable()) detail::throw_shape(op, ": ", name, " must be writable");
+  if (a.ndim() > kMaxRank) detail::throw_shape(op, ": ", name, " rank ", a.ndim(), " exceeds ", kMaxRank);
+  TensorView v;
+  v.data = const_cast<void*>(a.data());
+  v.dtype = t;
+  v.rank = int(a.ndim());
+  for (int i = 0; i < v.rank; ++i) {
+    v.shape[std::size_t(i)] = a.shape(i);
+    v.strides[std::size_t(i)] = a.strides(i);
+  }
+  return v;
+}
+
+}  // namespace medkern::py

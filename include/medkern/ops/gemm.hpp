@@ -1,0 +1,134 @@
+// medkern/ops/gemm.hpp — GEMM on top of the BRGEMM kernels: C[M,N] = post(A[M,K] * B[K,N]).
+//
+// B is packed once into panels of kPanel columns, [panels][K rows of its dtype group][kPanel]
+// (the layouts of kernels/brgemm/desc.hpp with ldb = kPanel): a panel's rows are contiguous,
+// so a K-chunk of a panel (kKc x 64 f32 = 32 KB) stays in L1 while every row strip of an
+// A block streams past it. Work is split over (row block, panel) tasks; each task owns its C
+// tile, so results do not depend on the thread count.
+//
+// A: row-major with lda; C: row-major with ldc. Dtypes: f32 x f32 -> f32; bf16 x bf16 -> f32;
+// u8 x s8 -> s32 (post-ops refused for s32).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "medkern/core/buffer.hpp"
+#include "medkern/core/dispatch.hpp"
+#include "medkern/core/error.hpp"
+#include "medkern/core/tensor.hpp"
+#include "medkern/core/threading.hpp"
+#include "medkern/core/verbose.hpp"
+#include "medkern/kernels/brgemm/pack.hpp"
+#include "medkern/kernels/brgemm/registry.hpp"
+
+namespace medkern::ops {
+
+namespace kb = medkern::kernels::brgemm;
+using kernels::PostOps;
+
+/// Columns per packed panel: 4 zmm of f32 (the widest AVX-512 tile).
+inline constexpr std::int64_t kPanel = 64;
+/// K rows per chunk so a chunk of an f32 panel fits L1 (bench: gemm_f32 1024^3, Kc sweep).
+inline constexpr std::int64_t kKc = 128;
+/// Rows of A per task (bench: gemm_f32 1024^3, Mc sweep); a multiple of every MR in use.
+inline constexpr std::int64_t kMc = 96;
+
+/// B[K,N] packed into panels of the `b_type` layout, ready for repeated GEMMs.
+template <class TB>
+class PackedB {
+ public:
+  static constexpr DType kType = dtype_of<TB>::value;
+
+  PackedB() = default;
+  /// Packs row-major src[K][ldb] (columns [0, N)).
+  PackedB(const TB* src, std::int64_t ldb, std::int64_t K, std::int64_t N) : K_(K), N_(N) {
+    if (K < 0 || N < 0) detail::throw_shape("pack_b: sizes K=", K, ", N=", N, " must be non-negative");
+    if (ldb < N) detail::throw_shape("pack_b: ldb ", ldb, " must be >= N ", N);
+    panels_ = (N + kPanel - 1) / kPanel;
+    panel_elems_ = kb::packed_b_elems(kType, K, kPanel);
+    data_.allocate(detail::checked_mul(panels_, panel_elems_, "pack_b"));
+    parallel_tasks(panels_, [&](std::int64_t p) {
+      const std::int64_t n0 = p * kPanel, n = std::min(kPanel, N - n0);
+      kb::pack_b(src + n0, ldb, K, n, kPanel, data_.data() + p * panel_elems_);
+    });
+  }
+
+  std::int64_t K() const noexcept { return K_; }
+  std::int64_t N() const noexcept { return N_; }
+  std::int64_t panels() const noexcept { return panels_; }
+  /// Panel p, positioned at K row k (k a multiple of the dtype's K group).
+  const TB* panel(std::int64_t p, std::int64_t k) const noexcept {
+    return data_.data() + p * panel_elems_ + (k / kb::k_group(kType)) * kPanel * kb::k_group(kType);
+  }
+  std::int64_t bytes() const noexcept { return data_.size() * std::int64_t(sizeof(TB)); }
+
+ private:
+  std::int64_t K_ = 0, N_ = 0, panels_ = 0, panel_elems_ = 0;
+  AlignedBuffer<TB> data_;
+};
+
+namespace detail {
+
+template <class TA, class TB, class TC>
+kb::BrgemmDesc gemm_desc(std::int64_t lda, std::int64_t ldc) {
+  kb::BrgemmDesc d;
+  d.a_type = dtype_of<TA>::value;
+  d.b_type = dtype_of<TB>::value;
+  d.c_type = dtype_of<TC>::value;
+  d.lda = lda;
+  d.ldb = kPanel;
+  d.ldc = ldc;
+  return d;
+}
+
+}  // namespace detail
+
+/// C = post(A * B) with B prepacked. A: M x K (lda), C: M x N (ldc). Validates, then runs.
+template <class TA, class TB, class TC>
+void gemm(std::int64_t M, const TA* a, std::int64_t lda, const PackedB<TB>& b, TC* c,
+          std::int64_t ldc, const PostOps& post = {}) {
+  const std::int64_t K = b.K(), N = b.N();
+  if (M < 0) medkern::detail::throw_shape("gemm: M ", M, " must be non-negative");
+  if (lda < K) medkern::detail::throw_shape("gemm: lda ", lda, " must be >= K ", K);
+  if (ldc < N) medkern::detail::throw_shape("gemm: ldc ", ldc, " must be >= N ", N);
+  kb::BrgemmDesc proto = detail::gemm_desc<TA, TB, TC>(lda, ldc);
+  proto.post = post;
+  const kb::BrgemmRow* row = select(kb::kRegistry, proto, active_isa());
+  if (row == nullptr)
+    medkern::detail::throw_unsupported("gemm: no kernel for ", dtype_name(proto.a_type),
+                                       " x ", dtype_name(proto.b_type), " -> ",
+                                       dtype_name(proto.c_type), " with post-ops ",
+                                       kernels::post_ops_str(post));
+  if (M == 0 || N == 0) return;
+  VerboseScope vs("gemm", row->name, [&] {
+    return medkern::detail::concat("M=", M, ",N=", N, ",K=", K, ",threads=", num_threads());
+  });
+  // Chunks along K keep a panel slice in L1; a multiple of 4 so bf16 pairs and s8 quads
+  // never straddle a chunk.
+  const std::int64_t kc = K == 0 ? 1 : std::min(K, kKc);
+  const std::int64_t k_chunks = K == 0 ? 1 : (K + kc - 1) / kc;
+  const std::int64_t m_blocks = (M + kMc - 1) / kMc;
+  parallel_for_2d(m_blocks, b.panels(), [&](std::int64_t i0, std::int64_t i1, std::int64_t j0,
+                                            std::int64_t j1) {
+    kb::BrgemmDesc d = proto;
+    for (std::int64_t p = j0; p < j1; ++p)
+      for (std::int64_t mb = i0; mb < i1; ++mb) {
+        const std::int64_t m0 = mb * kMc, n0 = p * kPanel;
+        d.M = std::min(kMc, M - m0);
+        d.N = std::min(kPanel, N - n0);
+        for (std::int64_t kk = 0; kk < k_chunks; ++kk) {
+          const std::int64_t k0 = kk * kc;
+          d.K = std::min(kc, K - k0);
+          d.accumulate = kk > 0;
+          d.post = kk + 1 == k_chunks ? post.shifted(n0) : PostOps{};
+          const void* pa = a + m0 * lda + k0;
+          const void* pb = b.panel(p, k0);
+          row->run(d, 1, &pa, &pb, c + m0 * ldc + n0);
+        }
+      }
+  });
+}
+
+}  // namespace medkern::ops
