@@ -1,6 +1,7 @@
 // bindings/bind_gemm.cpp — matmul on numpy arrays (f32, bf16, u8 x s8), GIL released.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <optional>
 

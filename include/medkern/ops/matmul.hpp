@@ -20,6 +20,7 @@ namespace detail {
 /// Row stride in elements of a 2-D view whose last axis is contiguous.
 inline std::int64_t row_stride(const TensorView& v, const char* what) {
   const std::int64_t es = std::int64_t(dtype_size(v.dtype));
+  if (v.numel() == 0) return v.shape[1];  // numpy gives empty arrays arbitrary strides
   if (v.shape[1] > 1 && v.strides[1] != es)
     medkern::detail::throw_shape("matmul: ", what, " must have unit stride along its last axis (stride ",
                                  v.strides[1], " bytes, element size ", es, ")");

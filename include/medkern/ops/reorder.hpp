@@ -41,9 +41,9 @@ enum class Layout : std::uint8_t { nchw, nhwc, nchw16c, ncdhw, ndhwc, ncdhw16c }
 /// Channels per block of nchw16c / ncdhw16c.
 inline constexpr std::int64_t kChannelBlock = kr::kBlock;
 
-/// Bytes moved per parallel task; large enough to amortise task overhead (~1 us), small enough
-/// to balance 1x64x256x256 over many threads (bench: /tmp reorder harness, 16 KB..1 MB sweep
-/// was flat from 32 KB up).
+/// Bytes per parallel task: large against TBB's ~1 us task overhead (64 KB moves in ~5 us at
+/// L3 speed), small enough to give 1x64x256x256 f32 256 tasks to balance. Not yet tuned by a
+/// sweep: the shared development machine was too noisy to separate 16 KB..1 MB.
 inline constexpr std::int64_t kReorderTaskBytes = 64 * 1024;
 
 /// Bytes of channels_last rows a task keeps in L1 while it visits every channel block.
@@ -105,7 +105,11 @@ namespace detail {
 
 inline std::string dims_str(const std::vector<std::int64_t>& v) {
   std::string s;
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "x" : "") + std::to_string(v[i]);
+  // Appended piecewise: GCC 12 -O3 raises a false -Wrestrict on `const char* + std::string`.
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(v[i]);
+  }
   return s;
 }
 
@@ -206,8 +210,10 @@ inline std::vector<std::int64_t> shape_vec(const TensorView& t) {
 
 inline std::string strides_str(const TensorView& t) {
   std::string s;
-  for (int i = 0; i < t.rank; ++i)
-    s += (i ? "," : "") + std::to_string(t.strides[std::size_t(i)]);
+  for (int i = 0; i < t.rank; ++i) {
+    if (i) s += ',';
+    s += std::to_string(t.strides[std::size_t(i)]);
+  }
   return s;
 }
 

@@ -178,16 +178,17 @@ TEST_CASE("reorder kernels: long spatial runs (many full tiles plus a tail)") {
     if (!row_available(row)) continue;
     for (int es : kElemSizes)
       for (Format fs : kFormats)
-        for (Format fd : kFormats) {
-          ReorderDesc d;
-          d.src = fs;
-          d.dst = fd;
-          d.elem_size = es;
-          d.N = 2;
-          d.C = 35;
-          d.S = 16 * 8 + 2;
-          if (row.supports(d)) check_row(row, d, seed++);
-        }
+        for (Format fd : kFormats)
+          for (std::int64_t s : {16 * 8 + 2, 16 * 16 + 1}) {  // 64-point byte tiles too
+            ReorderDesc d;
+            d.src = fs;
+            d.dst = fd;
+            d.elem_size = es;
+            d.N = 2;
+            d.C = 35;
+            d.S = s;
+            if (row.supports(d)) check_row(row, d, seed++);
+          }
   }
 }
 

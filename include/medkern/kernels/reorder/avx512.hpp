@@ -134,6 +134,55 @@ MEDKERN_ALWAYS_INLINE void transpose16(__m512i (&x)[16]) {
   }
 }
 
+/// Byte transpose inside each 128-bit lane: out[p] lane L byte i = in[i] lane L byte p. Four
+/// rounds of unpacks (epi8, epi16, epi32, epi64), 64 shuffles for 1 KB.
+MEDKERN_ALWAYS_INLINE void transpose_bytes_in_lanes(__m512i (&x)[16]) {
+  __m512i a[16], b[16];
+  // a[8h + c]: points 8h..8h+7 of each lane, as pairs of channels 2c, 2c+1.
+#pragma GCC unroll 8
+  for (int c = 0; c < 8; ++c) {
+    a[c] = _mm512_unpacklo_epi8(x[2 * c], x[2 * c + 1]);
+    a[8 + c] = _mm512_unpackhi_epi8(x[2 * c], x[2 * c + 1]);
+  }
+  // b[4(2h + g) + q]: points 8h + 4g + 0..3, as quads of channels 4q..4q+3.
+#pragma GCC unroll 8
+  for (int hq = 0; hq < 8; ++hq) {
+    const int h = hq / 4, q = hq % 4;
+    b[4 * (2 * h) + q] = _mm512_unpacklo_epi16(a[8 * h + 2 * q], a[8 * h + 2 * q + 1]);
+    b[4 * (2 * h + 1) + q] = _mm512_unpackhi_epi16(a[8 * h + 2 * q], a[8 * h + 2 * q + 1]);
+  }
+  // a[2(2hg + k) + e]: points 8h + 4g + 2k + 0..1, as octets of channels 8e..8e+7.
+#pragma GCC unroll 8
+  for (int he = 0; he < 8; ++he) {
+    const int hg = he / 2, e = he % 2;
+    a[2 * (2 * hg) + e] = _mm512_unpacklo_epi32(b[4 * hg + 2 * e], b[4 * hg + 2 * e + 1]);
+    a[2 * (2 * hg + 1) + e] = _mm512_unpackhi_epi32(b[4 * hg + 2 * e], b[4 * hg + 2 * e + 1]);
+  }
+  // x[p], p = 8h + 4g + 2k + m: point p of each lane, all 16 channels.
+#pragma GCC unroll 8
+  for (int t = 0; t < 8; ++t) {
+    x[2 * t] = _mm512_unpacklo_epi64(a[2 * t], a[2 * t + 1]);
+    x[2 * t + 1] = _mm512_unpackhi_epi64(a[2 * t], a[2 * t + 1]);
+  }
+}
+
+/// 4x4 transpose of 128-bit lanes within each group of four vectors x[4q..4q+3]:
+/// out[4q + L] lane j = in[4q + j] lane L. Its own inverse.
+MEDKERN_ALWAYS_INLINE void transpose_lanes4(__m512i (&x)[16]) {
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q) {
+    __m512i* v = x + 4 * q;
+    const __m512i p0 = _mm512_shuffle_i32x4(v[0], v[1], 0x44);  // v0.0 v0.1 v1.0 v1.1
+    const __m512i p1 = _mm512_shuffle_i32x4(v[0], v[1], 0xee);  // v0.2 v0.3 v1.2 v1.3
+    const __m512i p2 = _mm512_shuffle_i32x4(v[2], v[3], 0x44);
+    const __m512i p3 = _mm512_shuffle_i32x4(v[2], v[3], 0xee);
+    v[0] = _mm512_shuffle_i32x4(p0, p2, 0x88);
+    v[1] = _mm512_shuffle_i32x4(p0, p2, 0xdd);
+    v[2] = _mm512_shuffle_i32x4(p1, p3, 0x88);
+    v[3] = _mm512_shuffle_i32x4(p1, p3, 0xdd);
+  }
+}
+
 /// Channel-major -> spatial-major. src: nc rows (channels) `cs` elements apart, points
 /// contiguous; dst: ns rows (points) `ss` elements apart, lanes contiguous. Writes the lanes of
 /// `out` (all 16 for blocked16, so rows past nc store zeros; the first nc for channels_last).
@@ -143,6 +192,24 @@ void transpose_in(const char* src, std::int64_t cs, char* dst, std::int64_t ss, 
   using io = Io<ES>;
   const std::int64_t src_row = cs * ES, dst_row = ss * ES;
   std::int64_t s = 0;
+  if constexpr (ES == 1 && kFullStore) {
+    // Bytes into 16-byte point rows (u8/s8 into blocked16): a full cache line of 64 points per
+    // channel, transposed in 128-bit lanes, then lanes regrouped so each store writes 4
+    // consecutive points (96 shuffles per KB instead of the widening path's ~450).
+    if (ss == kBlock)
+      for (; s + 64 <= ns; s += 64) {
+        __m512i r[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i)
+          r[i] = (kAllChannels || i < nc) ? _mm512_loadu_si512(src + i * src_row + s)
+                                          : _mm512_setzero_si512();
+        transpose_bytes_in_lanes(r);  // r[p] lane L = point 16L + p
+        transpose_lanes4(r);          // r[4q + L] = points 16L + 4q .. 16L + 4q + 3
+#pragma GCC unroll 16
+        for (int v = 0; v < 16; ++v)
+          _mm512_storeu_si512(dst + (s + 16 * (v % 4) + 4 * (v / 4)) * kBlock, r[v]);
+      }
+  }
   for (; s + 16 <= ns; s += 16) {
     __m512i r[16];
     const char* p = src + s * ES;
@@ -183,6 +250,22 @@ void transpose_out(const char* src, std::int64_t ss, char* dst, std::int64_t cs,
   using io = Io<ES>;
   const std::int64_t src_row = ss * ES, dst_row = cs * ES;
   std::int64_t s = 0;
+  if constexpr (ES == 1 && kFullLoad) {
+    // The inverse of transpose_in's byte path: 4 points per load, lanes regrouped so vector p
+    // holds point 16L + p in lane L, then the in-lane byte transpose yields channel rows.
+    if (ss == kBlock)
+      for (; s + 64 <= ns; s += 64) {
+        __m512i r[16];
+#pragma GCC unroll 16
+        for (int v = 0; v < 16; ++v)
+          r[v] = _mm512_loadu_si512(src + (s + 16 * (v % 4) + 4 * (v / 4)) * kBlock);
+        transpose_lanes4(r);
+        transpose_bytes_in_lanes(r);  // r[i] = channel i, points s .. s + 63
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i)
+          if (kAllChannels || i < nc) _mm512_storeu_si512(dst + i * dst_row + s, r[i]);
+      }
+  }
   for (; s + 16 <= ns; s += 16) {
     __m512i r[16];
     const char* p = src + s * src_row;
