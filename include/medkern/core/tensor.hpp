@@ -112,6 +112,7 @@ struct TensorView {
   }
 
   bool is_contiguous() const noexcept {
+    if (numel() == 0) return true;  // nothing to address; numpy gives such views any strides
     std::int64_t s = std::int64_t(dtype_size(dtype));
     for (int i = rank - 1; i >= 0; --i) {
       const std::int64_t n = shape[std::size_t(i)];

@@ -2,8 +2,7 @@
 //
 // B is packed once into panels of kPanel columns, [panels][K rows of its dtype group][kPanel]
 // (the layouts of kernels/brgemm/desc.hpp with ldb = kPanel): a panel's rows are contiguous,
-// so a K-chunk of a panel (kKc x 64 f32 = 32 KB) stays in L1 while every row strip of an
-// A block streams past it. Work is split over (row block, panel) tasks; each task owns its C
+// so a K-chunk of a panel stays in L2 while every row strip of an A block streams past it. Work is split over (row block, panel) tasks; each task owns its C
 // tile, so results do not depend on the thread count.
 //
 // A: row-major with lda; C: row-major with ldc. Dtypes: f32 x f32 -> f32; bf16 x bf16 -> f32;
@@ -30,10 +29,19 @@ using kernels::PostOps;
 
 /// Columns per packed panel: 4 zmm of f32 (the widest AVX-512 tile).
 inline constexpr std::int64_t kPanel = 64;
-/// K rows per chunk so a chunk of an f32 panel fits L1 (bench: gemm_f32 1024^3, Kc sweep).
-inline constexpr std::int64_t kKc = 128;
+/// K rows per chunk. C stays in registers across a whole chunk (the BRGEMM batch-reduce
+/// advantage), and a 1024-row f32 panel (256 KiB) plus a 96-row A block (384 KiB) fit L2:
+/// on the development machine full-K chunks beat L1-sized ones (128) by ~15% at 1024^3
+/// (bench: gemm_f32, Kc sweep 128/256/512/1024).
+#ifndef MEDKERN_GEMM_KC
+#define MEDKERN_GEMM_KC 1024
+#endif
+#ifndef MEDKERN_GEMM_MC
+#define MEDKERN_GEMM_MC 96
+#endif
+inline constexpr std::int64_t kKc = MEDKERN_GEMM_KC;
 /// Rows of A per task (bench: gemm_f32 1024^3, Mc sweep); a multiple of every MR in use.
-inline constexpr std::int64_t kMc = 96;
+inline constexpr std::int64_t kMc = MEDKERN_GEMM_MC;
 
 /// B[K,N] packed into panels of the `b_type` layout, ready for repeated GEMMs.
 template <class TB>

@@ -25,13 +25,22 @@ void pack_b(const T* src, std::int64_t lds, std::int64_t K, std::int64_t N, std:
   constexpr DType dt = dtype_of<T>::value;
   constexpr std::int64_t g = k_group(dt);
   const std::int64_t rows = packed_k_rows(dt, K);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    T* out = dst + r * ldb * g;
-    for (std::int64_t n = 0; n < ldb; ++n)
-      for (std::int64_t q = 0; q < g; ++q) {
-        const std::int64_t k = r * g + q;
-        out[n * g + q] = (n < N && k < K) ? src[k * lds + n] : T{};
-      }
+  if constexpr (g == 1) {
+    // f32: the packed rows are the source rows, padded: a row copy and a zero tail.
+    for (std::int64_t k = 0; k < K; ++k) {
+      std::memcpy(dst + k * ldb, src + k * lds, std::size_t(N) * sizeof(T));
+      std::memset(static_cast<void*>(dst + k * ldb + N), 0, std::size_t(ldb - N) * sizeof(T));
+    }
+  } else {
+    // Interleave g consecutive source rows column by column; rows past K read as zero.
+    for (std::int64_t r = 0; r < rows; ++r) {
+      T* out = dst + r * ldb * g;
+      const T* in[g];
+      for (std::int64_t q = 0; q < g; ++q) in[q] = r * g + q < K ? src + (r * g + q) * lds : nullptr;
+      for (std::int64_t n = 0; n < N; ++n)
+        for (std::int64_t q = 0; q < g; ++q) out[n * g + q] = in[q] ? in[q][n] : T{};
+      std::memset(static_cast<void*>(out + N * g), 0, std::size_t((ldb - N) * g) * sizeof(T));
+    }
   }
 }
 
