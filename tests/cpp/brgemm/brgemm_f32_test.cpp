@@ -78,6 +78,22 @@ TEST_CASE("brgemm f32: strides, misalignment, accumulate and post-ops") {
   }
 }
 
+TEST_CASE("brgemm f32: multi-pass reductions keep accumulate and post-ops exact") {
+  // Tall M with long K or many batch elements splits the reduction into L1-sized passes.
+  for (const BrgemmRow* r : f32_rows()) {
+    std::uint64_t seed = 500;
+    for (std::int64_t K : {16, 95, 97, 200, 300})
+      for (std::int64_t batch : {1, 3, 7}) {
+        auto t = [&] {
+          return BrgemmTester().types(DType::f32, DType::f32, DType::f32).m(30).n(80).k(K)
+              .batch(batch).seed(seed++);
+        };
+        CHECK(t().accumulate(true).bias().eltwise(Eltwise::relu).test(r->run, r->name));
+        CHECK(t().scale(0.5f).eltwise(Eltwise::clip, -1.f, 1.f).test(r->run, r->name));
+      }
+  }
+}
+
 TEST_CASE("brgemm f32: zero sizes write nothing or only post(C)") {
   for (const BrgemmRow* r : f32_rows()) {
     auto t = [] { return BrgemmTester().types(DType::f32, DType::f32, DType::f32); };

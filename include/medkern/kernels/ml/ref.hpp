@@ -1,0 +1,134 @@
+// medkern/kernels/ml/ref.hpp — reference kernels of the classical-ML solvers (coordinate descent,
+// Gram matrices, tall-skinny products of randomized PCA): the oracle of every ISA variant.
+//
+// Contract (T = float or double; all pointers non-overlapping unless stated):
+//   dot(x, y, n)            = sum_i x[i] * y[i]                      2n FLOP
+//   axpy(a, x, y, n)        : y[i] += a * x[i]                       2n FLOP
+//   gram_tile(pa, pb, kc, nb, c, ldc):
+//       C[i, j] += sum_k pa[k*8 + i] * pb[(j/8)*kc*8 + k*8 + j%8],   i < 8, j < 8*nb, nb in 1..3
+//     pa / pb are "panels": kc rows of 8 consecutive columns of a row-major matrix, so that
+//     the Gram matrix X^T X of a row-major X is a sum of panel outer products.  2*8*8nb*kc FLOP
+//   gemm_nn_f64(m, k, a, lda, b, ldb, n, c, ldc): C[m x n] = A[m x k] B[k x n]   (n % 8 == 0)
+//   gemm_tn_acc_f64(m, k, a, lda, p, ldp, n, w, ldw): W[k x n] += A[m x k]^T P[m x n] (n % 8 == 0)
+//   rot_apply_f64(q, ldq, rows, rots, n_rots): for each rotation (col, c, s) in order,
+//       x = Q[:, col], y = Q[:, col+1] over `rows` rows: x' = c x - s y, y' = s x + c y
+//     (Q column-major; the eigenvector update of the implicit symmetric QR algorithm).
+// Accumulation: the reference sums in double (long double is not needed at these sizes); the
+// vector variants sum in T with several partial sums, like BLAS.
+#pragma once
+
+#include <cstdint>
+
+#include "medkern/core/isa.hpp"
+
+namespace medkern::kernels::ml {
+
+/// One Givens rotation of columns (col, col+1).
+struct Rotation {
+  std::int64_t col;
+  double c, s;
+};
+
+/// Panel width of the packed Gram layout (all ISAs, both dtypes).
+inline constexpr std::int64_t kPanel = 8;
+
+/// One registry row: the kernel set of one ISA.
+struct MlRow {
+  const char* name;
+  Isa isa;
+  double (*dot_f64)(const double*, const double*, std::int64_t) noexcept;
+  float (*dot_f32)(const float*, const float*, std::int64_t) noexcept;
+  void (*axpy_f64)(double, const double*, double*, std::int64_t) noexcept;
+  void (*axpy_f32)(float, const float*, float*, std::int64_t) noexcept;
+  void (*gram_tile_f64)(const double*, const double*, std::int64_t, int, double*,
+                        std::int64_t) noexcept;
+  void (*gram_tile_f32)(const float*, const float*, std::int64_t, int, float*,
+                        std::int64_t) noexcept;
+  void (*gemm_nn_f64)(std::int64_t, std::int64_t, const double*, std::int64_t, const double*,
+                      std::int64_t, std::int64_t, double*, std::int64_t) noexcept;
+  void (*gemm_tn_acc_f64)(std::int64_t, std::int64_t, const double*, std::int64_t,
+                          const double*, std::int64_t, std::int64_t, double*,
+                          std::int64_t) noexcept;
+  void (*rot_apply_f64)(double*, std::int64_t, std::int64_t, const Rotation*,
+                        std::int64_t) noexcept;
+};
+
+template <class IsaTag>
+struct impl;
+
+template <>
+struct impl<isa::ref_t> {
+  static constexpr const char* name = "ml__ref";
+
+  template <class T>
+  static T dot(const T* x, const T* y, std::int64_t n) noexcept {
+    double s = 0;
+    for (std::int64_t i = 0; i < n; ++i) s += double(x[i]) * double(y[i]);
+    return T(s);
+  }
+  template <class T>
+  static void axpy(T a, const T* x, T* y, std::int64_t n) noexcept {
+    for (std::int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+  }
+  template <class T>
+  static void gram_tile(const T* pa, const T* pb, std::int64_t kc, int nb, T* c,
+                        std::int64_t ldc) noexcept {
+    for (int i = 0; i < 8; ++i)
+      for (int j = 0; j < 8 * nb; ++j) {
+        const T* b = pb + (j / 8) * kc * 8 + j % 8;
+        double s = 0;
+        for (std::int64_t k = 0; k < kc; ++k) s += double(pa[k * 8 + i]) * double(b[k * 8]);
+        c[i * ldc + j] += T(s);
+      }
+  }
+  static void gemm_nn_f64(std::int64_t m, std::int64_t k, const double* a, std::int64_t lda,
+                          const double* b, std::int64_t ldb, std::int64_t n, double* c,
+                          std::int64_t ldc) noexcept {
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (std::int64_t l = 0; l < k; ++l) s += a[i * lda + l] * b[l * ldb + j];
+        c[i * ldc + j] = s;
+      }
+  }
+  static void gemm_tn_acc_f64(std::int64_t m, std::int64_t k, const double* a, std::int64_t lda,
+                              const double* p, std::int64_t ldp, std::int64_t n, double* w,
+                              std::int64_t ldw) noexcept {
+    for (std::int64_t l = 0; l < k; ++l)
+      for (std::int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (std::int64_t i = 0; i < m; ++i) s += a[i * lda + l] * p[i * ldp + j];
+        w[l * ldw + j] += s;
+      }
+  }
+  static void rot_apply_f64(double* q, std::int64_t ldq, std::int64_t rows, const Rotation* r,
+                            std::int64_t n_rots) noexcept {
+    for (std::int64_t t = 0; t < n_rots; ++t) {
+      double* x = q + r[t].col * ldq;
+      double* y = x + ldq;
+      const double c = r[t].c, s = r[t].s;
+      for (std::int64_t i = 0; i < rows; ++i) {
+        const double xi = x[i], yi = y[i];
+        x[i] = c * xi - s * yi;
+        y[i] = s * xi + c * yi;
+      }
+    }
+  }
+};
+
+template <class Impl>
+constexpr MlRow ml_row(Isa isa) {
+  return MlRow{Impl::name,
+               isa,
+               &Impl::template dot<double>,
+               &Impl::template dot<float>,
+               &Impl::template axpy<double>,
+               &Impl::template axpy<float>,
+               &Impl::template gram_tile<double>,
+               &Impl::template gram_tile<float>,
+               &Impl::gemm_nn_f64,
+               &Impl::gemm_tn_acc_f64,
+               &Impl::rot_apply_f64};
+}
+
+}  // namespace medkern::kernels::ml
