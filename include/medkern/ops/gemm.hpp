@@ -52,11 +52,11 @@ class PackedB {
   PackedB() = default;
   /// Packs row-major src[K][ldb] (columns [0, N)).
   PackedB(const TB* src, std::int64_t ldb, std::int64_t K, std::int64_t N) : K_(K), N_(N) {
-    if (K < 0 || N < 0) detail::throw_shape("pack_b: sizes K=", K, ", N=", N, " must be non-negative");
-    if (ldb < N) detail::throw_shape("pack_b: ldb ", ldb, " must be >= N ", N);
+    if (K < 0 || N < 0) medkern::detail::throw_shape("pack_b: sizes K=", K, ", N=", N, " must be non-negative");
+    if (ldb < N) medkern::detail::throw_shape("pack_b: ldb ", ldb, " must be >= N ", N);
     panels_ = (N + kPanel - 1) / kPanel;
     panel_elems_ = kb::packed_b_elems(kType, K, kPanel);
-    data_.allocate(detail::checked_mul(panels_, panel_elems_, "pack_b"));
+    data_.allocate(medkern::detail::checked_mul(panels_, panel_elems_, "pack_b"));
     parallel_tasks(panels_, [&](std::int64_t p) {
       const std::int64_t n0 = p * kPanel, n = std::min(kPanel, N - n0);
       kb::pack_b(src + n0, ldb, K, n, kPanel, data_.data() + p * panel_elems_);
