@@ -9,14 +9,26 @@ from . import _core
 
 
 def _onednn_version() -> str | None:
-    try:
-        from .bench._onednn import onednn_version
-    except Exception:  # pragma: no cover - oneDNN is an optional peer
+    """oneDNN's version as installed beside this Python (the benchmark peer), read from its
+    headers and package metadata without loading the library."""
+    import re
+    import sys
+    from importlib import metadata
+    from pathlib import Path
+
+    header = Path(sys.prefix) / "include" / "oneapi" / "dnnl" / "dnnl_version.h"
+    if not header.exists():
         return None
-    try:
-        return onednn_version()
-    except Exception:
+    text = header.read_text()
+    parts = [re.search(rf"#define DNNL_VERSION_{k} (\d+)", text) for k in ("MAJOR", "MINOR", "PATCH")]
+    if not all(parts):
         return None
+    version = ".".join(m.group(1) for m in parts)
+    try:
+        version += f" (PyPI onednn-devel {metadata.version('onednn-devel')})"
+    except metadata.PackageNotFoundError:
+        pass
+    return version
 
 
 def info(measure_peak: bool = True) -> dict[str, Any]:

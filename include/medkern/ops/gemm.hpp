@@ -14,6 +14,7 @@
 #include <string>
 
 #include "medkern/core/buffer.hpp"
+#include "medkern/core/cpu.hpp"
 #include "medkern/core/dispatch.hpp"
 #include "medkern/core/error.hpp"
 #include "medkern/core/tensor.hpp"
@@ -113,29 +114,38 @@ void gemm(std::int64_t M, const TA* a, std::int64_t lda, const PackedB<TB>& b, T
   VerboseScope vs("gemm", row->name, [&] {
     return medkern::detail::concat("M=", M, ",N=", N, ",K=", K, ",threads=", num_threads());
   });
-  // Chunks along K keep a panel slice in L1; a multiple of 4 so bf16 pairs and s8 quads
-  // never straddle a chunk.
+  // Chunks along K bound the L2 footprint of a panel; a multiple of 4 so bf16 pairs and s8
+  // quads never straddle a chunk.
   const std::int64_t kc = K == 0 ? 1 : std::min(K, kKc);
   const std::int64_t k_chunks = K == 0 ? 1 : (K + kc - 1) / kc;
   const std::int64_t m_blocks = (M + kMc - 1) / kMc;
-  parallel_for_2d(m_blocks, b.panels(), [&](std::int64_t i0, std::int64_t i1, std::int64_t j0,
-                                            std::int64_t j1) {
+  // Panels are visited in groups that fit half of L2 together: a thread runs every A block
+  // of its range against one group before moving on, so B is read from memory once per
+  // group range and A once per group instead of once per panel.
+  const std::int64_t panel_bytes =
+      std::max<std::int64_t>(1, std::min(K, kc) * kPanel * std::int64_t(sizeof(TB)));
+  const std::int64_t group =
+      std::clamp<std::int64_t>(cache_bytes(2, 1 << 20) / 2 / panel_bytes, 1, b.panels());
+  const std::int64_t groups = (b.panels() + group - 1) / group;
+  parallel_for_2d(m_blocks, groups, [&](std::int64_t i0, std::int64_t i1, std::int64_t g0,
+                                        std::int64_t g1) {
     kb::BrgemmDesc d = proto;
-    for (std::int64_t p = j0; p < j1; ++p)
-      for (std::int64_t mb = i0; mb < i1; ++mb) {
-        const std::int64_t m0 = mb * kMc, n0 = p * kPanel;
-        d.M = std::min(kMc, M - m0);
-        d.N = std::min(kPanel, N - n0);
-        for (std::int64_t kk = 0; kk < k_chunks; ++kk) {
-          const std::int64_t k0 = kk * kc;
-          d.K = std::min(kc, K - k0);
-          d.accumulate = kk > 0;
-          d.post = kk + 1 == k_chunks ? post.shifted(n0) : PostOps{};
-          const void* pa = a + m0 * lda + k0;
-          const void* pb = b.panel(p, k0);
-          row->run(d, 1, &pa, &pb, c + m0 * ldc + n0);
+    for (std::int64_t g = g0; g < g1; ++g)
+      for (std::int64_t mb = i0; mb < i1; ++mb)
+        for (std::int64_t p = g * group; p < std::min(b.panels(), (g + 1) * group); ++p) {
+          const std::int64_t m0 = mb * kMc, n0 = p * kPanel;
+          d.M = std::min(kMc, M - m0);
+          d.N = std::min(kPanel, N - n0);
+          for (std::int64_t kk = 0; kk < k_chunks; ++kk) {
+            const std::int64_t k0 = kk * kc;
+            d.K = std::min(kc, K - k0);
+            d.accumulate = kk > 0;
+            d.post = kk + 1 == k_chunks ? post.shifted(n0) : PostOps{};
+            const void* pa = a + m0 * lda + k0;
+            const void* pb = b.panel(p, k0);
+            row->run(d, 1, &pa, &pb, c + m0 * ldc + n0);
+          }
         }
-      }
   });
 }
 

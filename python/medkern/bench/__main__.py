@@ -22,7 +22,10 @@ def _ensure_onednn_loader_path() -> None:
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = os.pathsep.join([str(lib)] + [p for p in paths if p])
     env.setdefault("OCL_ICD_FILENAMES", str(lib / "libintelocl.so"))
+    # Re-run the same command line (python -m medkern.bench ... or python -m medkern bench ...).
     argv = getattr(sys, "orig_argv", None) or [sys.executable, "-m", "medkern.bench", *sys.argv[1:]]
+    sys.stdout.flush()
+    sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, *argv[1:]], env)
 
 
@@ -33,9 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--dtypes", default="f32,bf16,u8s8")
     g.add_argument("--quick", action="store_true", help="fewer shapes and shorter timing")
     g.add_argument("--json", type=Path, help="write results as JSON")
-    args = parser.parse_args(argv)
-    if argv is None:
-        _ensure_onednn_loader_path()
+    sub.add_parser("ml", help="LassoCV, Lasso path and PCA vs scikit-learn", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.which == "ml":
+        from . import ml
+
+        return ml.main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    _ensure_onednn_loader_path()
 
     import medkern
     from medkern._info import machine_line
