@@ -4,9 +4,10 @@
 // loaded per k and one broadcast of A per row: 6x4 (24 acc), 8x3, 14x2, 28x1 — at most 31 of
 // the 32 zmm, enough independent FMA chains (>= 8) to cover 2 FMA ports x 4 cycles latency.
 // Small M takes the tallest tile that covers all rows in one strip, so B streams through once.
-// With several strips, the reduction runs in passes whose B slice (24 KiB) stays in L1 while
-// every strip uses it; C holds partial sums between passes (one load/store per pass, against
-// ~100 FMAs per C vector). B rows are prefetched 16 rows ahead.
+// C stays in registers across the whole batch and K loop: each output is loaded/stored once.
+// (Splitting the reduction into L1-sized passes, with C holding partial sums, measured slower
+// on M96_N64_K1024 and M64_N64_K256_B9: the C round trips cost more than the B reuse saved.)
+// B rows are prefetched 16 rows ahead.
 // Tails: M by a table of tiles indexed by MR (1..MR_max); N by a mask on the last vector, used
 // for B loads and C loads/stores, so nothing past a row is ever read or written.
 #pragma once
@@ -58,18 +59,11 @@ MEDKERN_ALWAYS_INLINE __m512 post(const PostOps& p, __m512 v, std::int64_t n, __
 /// B rows fetched ahead of use (bench: brgemm f32 M16_N256_K256_B27, sweep 0/8/16/32).
 inline constexpr std::int64_t kPrefetchRows = 16;
 
-/// What one tile call does with C: where the accumulation starts and whether it finishes.
-struct Pass {
-  std::int64_t k0, k1;  ///< K rows of every batch element in this pass
-  bool first;           ///< start from (accumulate ? C : 0); otherwise from the partial C
-  bool last;            ///< apply the post-ops and write the final value
-};
-
-/// One MR x (16*NV) tile of C at (m0, n0) over batch elements [0, batch) of a/b and K rows
-/// [p.k0, p.k1); the last vector uses `last` as its column mask.
+/// One MR x (16*NV) tile of C at (m0, n0) over every batch element and K row; the last
+/// vector uses `last` as its column mask.
 template <int MR, int NV>
 void tile(const BrgemmDesc& d, std::int64_t batch, const float* const* a, const float* const* b,
-          float* c, std::int64_t m0, std::int64_t n0, __mmask16 last, Pass p) noexcept {
+          float* c, std::int64_t m0, std::int64_t n0, __mmask16 last) noexcept {
   __m512 acc[MR][NV];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
@@ -85,9 +79,9 @@ void tile(const BrgemmDesc& d, std::int64_t batch, const float* const* a, const 
     const char* base[kGroups];
 #pragma GCC unroll 8
     for (int g = 0; g < kGroups; ++g)
-      base[g] = reinterpret_cast<const char*>(a[bi] + m0 * d.lda + p.k0) + 4 * g * L;
-    const float* MEDKERN_RESTRICT pb = b[bi] + p.k0 * ldb + n0;
-    for (std::int64_t k = p.k0; k < p.k1; ++k) {
+      base[g] = reinterpret_cast<const char*>(a[bi] + m0 * d.lda) + 4 * g * L;
+    const float* MEDKERN_RESTRICT pb = b[bi] + n0;
+    for (std::int64_t k = 0; k < d.K; ++k) {
       // B rows are ldb apart: too far for the L1 streamer, so fetch kPrefetchRows ahead.
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j)
@@ -110,8 +104,7 @@ void tile(const BrgemmDesc& d, std::int64_t batch, const float* const* a, const 
     }
   }
 
-  const bool load_c = d.accumulate || !p.first;
-  const bool has_post = p.last && !d.post.empty();
+  const bool has_post = !d.post.empty();
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i) {
     float* pc = c + (m0 + i) * d.ldc + n0;
@@ -119,7 +112,7 @@ void tile(const BrgemmDesc& d, std::int64_t batch, const float* const* a, const 
     for (int j = 0; j < NV; ++j) {
       const __mmask16 m = j == NV - 1 ? last : __mmask16(0xffff);
       __m512 v = acc[i][j];
-      if (load_c) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, pc + j * 16));
+      if (d.accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, pc + j * 16));
       if (has_post) v = post(d.post, v, n0 + j * 16, m);
       _mm512_mask_storeu_ps(pc + j * 16, m, v);
     }
@@ -127,7 +120,7 @@ void tile(const BrgemmDesc& d, std::int64_t batch, const float* const* a, const 
 }
 
 using TileFn = void (*)(const BrgemmDesc&, std::int64_t, const float* const*, const float* const*,
-                        float*, std::int64_t, std::int64_t, __mmask16, Pass) noexcept;
+                        float*, std::int64_t, std::int64_t, __mmask16) noexcept;
 
 // Largest MR per NV: MR*NV accumulators + NV B vectors + 1 broadcast <= 32 zmm, and
 // MR*NV >= 8 independent FMA chains for 2 ports x 4 cycles of latency.
@@ -152,17 +145,14 @@ inline TileFn pick(int nv, int mr) noexcept {
 }
 
 /// Column vectors per tile for M rows: cover every row with one strip when M is small, so B
-/// streams through the core once (the narrow, tall tiles); otherwise the 6x4 tile, whose B
-/// reuse across strips is served from L1 by the K passes below.
+/// streams through the core once (the narrow, tall tiles); otherwise the 6x4 tile, the best
+/// FMA-to-load ratio, with B re-read from L1/L2 by each strip
+/// (bench: brgemm f32 M14_N256_K256_B9, 2.5x over always 6x4).
 inline int tile_nv(std::int64_t M) noexcept {
   for (int nv = 4; nv >= 1; --nv)
     if (M <= kMaxMr[nv]) return nv;
   return 4;
 }
-
-/// B bytes of one column block kept in L1 across the strips of a pass (half of a 48 KiB L1d:
-/// the rest holds the A rows and C) (bench: brgemm f32 M64_N64_K256_B9).
-inline constexpr std::int64_t kPassBytes = 24 * 1024;
 
 }  // namespace avx512_f32
 
@@ -190,34 +180,10 @@ struct impl<isa::avx512_t> {
       const int tail = int(nrem - 16 * (nv - 1));
       const __mmask16 last = __mmask16((1u << tail) - 1u);
       const int mr_max = kMaxMr[nv];
-      const std::int64_t strips = (d.M + mr_max - 1) / mr_max;
-      auto run_strips = [&](std::int64_t bb, std::int64_t nb, Pass p) {
-        std::int64_t m0 = 0;
-        const TileFn full = pick(nv, mr_max);
-        for (; m0 + mr_max <= d.M; m0 += mr_max) full(d, nb, pa + bb, pb + bb, pc, m0, n0, last, p);
-        if (m0 < d.M) pick(nv, int(d.M - m0))(d, nb, pa + bb, pb + bb, pc, m0, n0, last, p);
-      };
-      if (strips == 1 || batch == 0) {
-        run_strips(0, batch, Pass{0, d.K, true, true});
-        continue;
-      }
-      // Several strips share each B row: split the reduction into passes whose B slice fits
-      // L1, so strips after the first read it from L1. C holds the partial sums in between.
-      const std::int64_t rows = std::max<std::int64_t>(8, kPassBytes / (64 * nv));
-      if (d.K >= rows) {
-        const std::int64_t step = (d.K + (d.K + rows - 1) / rows - 1) / ((d.K + rows - 1) / rows);
-        for (std::int64_t bi = 0; bi < batch; ++bi)
-          for (std::int64_t k0 = 0; k0 < d.K; k0 += step) {
-            const std::int64_t k1 = std::min(d.K, k0 + step);
-            run_strips(bi, 1, Pass{k0, k1, bi == 0 && k0 == 0, bi == batch - 1 && k1 == d.K});
-          }
-      } else {
-        const std::int64_t group = rows / d.K;  // whole batch elements per pass
-        for (std::int64_t b0 = 0; b0 < batch; b0 += group) {
-          const std::int64_t nb = std::min(group, batch - b0);
-          run_strips(b0, nb, Pass{0, d.K, b0 == 0, b0 + nb == batch});
-        }
-      }
+      const TileFn full = pick(nv, mr_max);
+      std::int64_t m0 = 0;
+      for (; m0 + mr_max <= d.M; m0 += mr_max) full(d, batch, pa, pb, pc, m0, n0, last);
+      if (m0 < d.M) pick(nv, int(d.M - m0))(d, batch, pa, pb, pc, m0, n0, last);
     }
   }
 };
