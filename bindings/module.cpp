@@ -8,6 +8,7 @@ namespace py = pybind11;
 void bind_core(py::module_& m);
 void bind_gemm(py::module_& m);
 void bind_layout(py::module_& m);
+void bind_conv(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "medkern native kernels (use the medkern package, not this module directly)";
@@ -23,4 +24,5 @@ PYBIND11_MODULE(_core, m) {
   bind_core(m);
   bind_gemm(m);
   bind_layout(m);
+  bind_conv(m);
 }

@@ -1,0 +1,215 @@
+// bindings/bind_conv.cpp — convolution (one-shot and prepacked) and im2col / col2im on numpy
+// arrays, GIL released around compute.
+//
+// The Python layer (medkern.ops._conv) normalises arguments (ints/tuples/"same"/"valid",
+// post-op names) and checks dtypes, so these functions take the explicit forms: per-dimension
+// lists (D, H, W; D entries 1/0 for 2-D) and post-ops as (name, a, b) tuples whose array
+// arguments are float32 C-contiguous (OC,) arrays, kept alive by the caller during the call.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+#include "medkern/ops/conv.hpp"
+#include "medkern/ops/im2col.hpp"
+
+namespace py = pybind11;
+using medkern::DType;
+using medkern::TensorView;
+using medkern::kernels::Eltwise;
+using medkern::kernels::PostOps;
+using medkern::kernels::conv::ConvDesc;
+using medkern::ops::ConvAlgorithm;
+using medkern::py::view_of;
+using Dims = std::array<std::int64_t, 3>;
+
+namespace {
+
+ConvAlgorithm parse_algorithm(const std::string& s, const char* op) {
+  for (auto a : {ConvAlgorithm::automatic, ConvAlgorithm::direct, ConvAlgorithm::gemm_1x1,
+                 ConvAlgorithm::im2col_gemm})
+    if (s == medkern::ops::conv_algorithm_name(a)) return a;
+  medkern::detail::throw_shape(op, ": algorithm '", s,
+                               "' must be 'auto', 'direct', 'gemm_1x1' or 'im2col_gemm'");
+}
+
+ConvDesc geometry(int spatial, const Dims& kernel, const Dims& stride, const Dims& pb,
+                  const Dims& pa, const Dims& dilation, std::int64_t groups) {
+  ConvDesc d;
+  d.spatial = spatial;
+  d.kernel = kernel;
+  d.stride = stride;
+  d.pad_before = pb;
+  d.pad_after = pa;
+  d.dilation = dilation;
+  d.groups = groups;
+  return d;
+}
+
+/// Post-ops from (name, a, b) tuples; per-channel arrays must hold `oc` float32 values.
+PostOps parse_post(const py::list& items, std::int64_t oc, const char* op) {
+  PostOps p;
+  if (py::len(items) > std::size_t(PostOps::kMax))
+    medkern::detail::throw_shape(op, ": ", py::len(items), " post-ops exceed the ",
+                                 PostOps::kMax, " a convolution fuses");
+  auto channel_data = [&](const py::handle& h, const char* what) -> const float* {
+    const py::array a = py::reinterpret_borrow<py::array>(h);
+    const TensorView v = view_of(a, DType::f32, op, what);
+    if (v.rank != 1 || v.shape[0] != oc)
+      medkern::detail::throw_shape(op, ": post-op ", what, " must have shape (", oc,
+                                   ",) (one value per output channel), got ", v.shape_str());
+    return static_cast<const float*>(v.data);
+  };
+  for (const py::handle& h : items) {
+    const py::tuple t = py::reinterpret_borrow<py::tuple>(h);
+    const std::string name = py::cast<std::string>(t[0]);
+    const float a = t.size() > 1 && !py::isinstance<py::array>(t[1]) && !t[1].is_none()
+                        ? py::cast<float>(t[1])
+                        : 0.f;
+    const float b = t.size() > 2 && !t[2].is_none() ? py::cast<float>(t[2]) : 0.f;
+    if (name == "bias") p.bias(channel_data(t[1], "bias"));
+    else if (name == "scale" && py::isinstance<py::array>(t[1])) p.scale(channel_data(t[1], "scale"));
+    else if (name == "scale") p.scale(a);
+    else if (name == "relu") p.eltwise(Eltwise::relu);
+    else if (name == "leaky_relu") p.eltwise(Eltwise::leaky_relu, a);
+    else if (name == "clip") p.eltwise(Eltwise::clip, a, b);
+    else if (name == "linear") p.eltwise(Eltwise::linear, a, b);
+    else
+      medkern::detail::throw_shape(op, ": unknown post-op '", name,
+                                   "' (bias, scale, relu, leaky_relu, clip, linear)");
+  }
+  return p;
+}
+
+std::vector<py::ssize_t> to_ssize(const std::vector<std::int64_t>& v) {
+  return {v.begin(), v.end()};
+}
+
+/// The `out=` array (checked) or a new one of `shape`.
+py::array_t<float> output(const std::optional<py::array>& out,
+                          const std::vector<std::int64_t>& shape, const char* op) {
+  if (!out) return py::array_t<float>(to_ssize(shape));
+  const py::array& o = *out;
+  view_of(o, DType::f32, op, "out", /*writable=*/true);
+  bool ok = o.ndim() == py::ssize_t(shape.size());
+  for (std::size_t i = 0; ok && i < shape.size(); ++i) ok = o.shape(py::ssize_t(i)) == shape[i];
+  if (!ok) {
+    std::string s;
+    for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    medkern::detail::throw_shape(op, ": out must have shape (", s, ")");
+  }
+  return py::reinterpret_borrow<py::array_t<float>>(o);
+}
+
+/// The primitive with the Python-side objects it reads at execute time.
+class PyConv {
+ public:
+  PyConv(const py::array& weight, std::optional<py::array> bias, int spatial, const Dims& stride,
+         const Dims& pb, const Dims& pa, const Dims& dilation, std::int64_t groups,
+         const std::string& algorithm) {
+    op_ = spatial == 3 ? "conv3d" : "conv2d";
+    const TensorView w = view_of(weight, DType::f32, op_, "weight");
+    if (w.rank != 2 + spatial)
+      medkern::detail::throw_shape(op_, ": weight must be ", 2 + spatial, "-D (out_channels, ",
+                                   "in_channels/groups, ", spatial == 3 ? "kD, " : "",
+                                   "kH, kW), got ", w.rank, "-D ", w.shape_str());
+    Dims k{1, 1, 1};
+    for (int i = 0; i < spatial; ++i) k[std::size_t(3 - spatial + i)] = w.shape[std::size_t(2 + i)];
+    ConvDesc d = geometry(spatial, k, stride, pb, pa, dilation, groups);
+    d.OC = w.shape[0];
+    if (groups < 1)
+      medkern::detail::throw_shape(op_, ": groups ", groups, " must be positive");
+    d.IC = w.shape[1] * groups;
+    const float* bp = nullptr;
+    if (bias) {
+      const TensorView b = view_of(*bias, DType::f32, op_, "bias");
+      if (b.rank != 1 || b.shape[0] != d.OC)
+        medkern::detail::throw_shape(op_, ": bias must have shape (", d.OC, ",), got ",
+                                     b.shape_str(), " (weight ", w.shape_str(), ")");
+      bp = static_cast<const float*>(b.data);
+    }
+    const ConvAlgorithm a = parse_algorithm(algorithm, op_);
+    py::gil_scoped_release nogil;
+    conv_.emplace(d, static_cast<const float*>(w.data), bp, a);
+  }
+
+  py::array_t<float> call(const py::array& x, const py::list& post, std::optional<py::array> out) {
+    const TensorView src = view_of(x, DType::f32, op_, "input");
+    const auto shape = conv_->output_shape(src);
+    const PostOps p = parse_post(post, conv_->desc().OC, op_);
+    auto o = output(out, shape, op_);
+    const TensorView dst = view_of(o, DType::f32, op_, "out", true);
+    {
+      py::gil_scoped_release nogil;
+      conv_->execute(src, dst, p);
+    }
+    return o;
+  }
+
+  std::string algorithm() const { return conv_->algorithm(); }
+  std::string kernel() const { return conv_->kernel(); }
+  std::int64_t packed_bytes() const { return conv_->packed_bytes(); }
+
+ private:
+  const char* op_ = "conv2d";
+  std::optional<medkern::ops::ConvF32> conv_;
+};
+
+}  // namespace
+
+void bind_conv(py::module_& m) {
+  py::class_<PyConv>(m, "ConvF32")
+      .def(py::init<const py::array&, std::optional<py::array>, int, const Dims&, const Dims&,
+                    const Dims&, const Dims&, std::int64_t, const std::string&>(),
+           py::arg("weight"), py::arg("bias"), py::arg("spatial"), py::arg("stride"),
+           py::arg("pad_before"), py::arg("pad_after"), py::arg("dilation"), py::arg("groups"),
+           py::arg("algorithm") = "auto")
+      .def("__call__", &PyConv::call, py::arg("x"), py::arg("post_ops") = py::list(),
+           py::arg("out") = py::none())
+      .def_property_readonly("algorithm", &PyConv::algorithm)
+      .def_property_readonly("kernel", &PyConv::kernel)
+      .def_property_readonly("packed_bytes", &PyConv::packed_bytes);
+
+  m.def(
+      "im2col",
+      [](const py::array& x, int spatial, const Dims& kernel, const Dims& stride, const Dims& pb,
+         const Dims& pa, const Dims& dilation) {
+        const TensorView src = view_of(x, DType::f32, "im2col", "input");
+        const ConvDesc g = geometry(spatial, kernel, stride, pb, pa, dilation, 1);
+        const auto shape = medkern::ops::im2col_shape(src, g);
+        py::array_t<float> col(to_ssize(shape));
+        const TensorView cv = view_of(col, DType::f32, "im2col", "col", true);
+        {
+          py::gil_scoped_release nogil;
+          medkern::ops::im2col(src, g, cv);
+        }
+        return col;
+      },
+      py::arg("x"), py::arg("spatial"), py::arg("kernel"), py::arg("stride"),
+      py::arg("pad_before"), py::arg("pad_after"), py::arg("dilation"));
+
+  m.def(
+      "col2im",
+      [](const py::array& col, const std::vector<std::int64_t>& out_shape, int spatial,
+         const Dims& kernel, const Dims& stride, const Dims& pb, const Dims& pa,
+         const Dims& dilation) {
+        const TensorView cv = view_of(col, DType::f32, "col2im", "input");
+        const ConvDesc g = geometry(spatial, kernel, stride, pb, pa, dilation, 1);
+        for (auto v : out_shape)
+          if (v < 0) medkern::detail::throw_shape("col2im: output_size must be non-negative");
+        py::array_t<float> img(to_ssize(out_shape));
+        const TensorView iv = view_of(img, DType::f32, "col2im", "out", true);
+        {
+          py::gil_scoped_release nogil;
+          medkern::ops::col2im(cv, g, iv);
+        }
+        return img;
+      },
+      py::arg("col"), py::arg("out_shape"), py::arg("spatial"), py::arg("kernel"),
+      py::arg("stride"), py::arg("pad_before"), py::arg("pad_after"), py::arg("dilation"));
+}

@@ -1,0 +1,191 @@
+// medkern/kernels/conv/avx512.hpp — f32 direct convolution kernel for AVX-512.
+//
+// Register plan: an MR x NV tile of zmm accumulators (MR output pixels x NV blocks of 16
+// output channels): 6x4 (24 acc), 8x3, 14x2, 28x1 — the BRGEMM tiles, so NV B vectors + MR
+// broadcasts feed MR*NV independent FMA chains (>= 8 cover 2 ports x 4 cycles). The reduction
+// over one batch element is K = 16 input channels: every A broadcast is
+// [base + {0,1,2,3}*lda], and the 16 weight rows of a batch element are one contiguous
+// 1 KiB * NV panel read in order. Rows of A are addressed in groups of four
+// from one base pointer each (7 pointers for 28 rows, no spills), as in brgemm/avx512.hpp.
+// Tails: pixels by a table of tiles indexed by MR (1..MR_max); channels need none — blocked
+// layouts and packed weights are padded to 16 lanes with zeros.
+// Row transforms (planar <-> blocked rows): one masked gather per 16 channels of a pixel in,
+// one gather per 16 pixels of a channel out (strided loads from an L1-resident row).
+#pragma once
+
+#include <immintrin.h>
+
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <utility>
+
+#include "medkern/core/config.hpp"
+#include "medkern/kernels/conv/ref.hpp"
+
+MEDKERN_ISA_BEGIN(avx512)
+namespace medkern::kernels::conv {
+namespace avx512_f32 {
+
+MEDKERN_ALWAYS_INLINE __m512 eltwise(__m512 v, const PostOp& op) {
+  switch (op.alg) {
+    case Eltwise::relu: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case Eltwise::leaky_relu: {
+      const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+      return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(op.alpha));
+    }
+    case Eltwise::clip:
+      return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(op.alpha)), _mm512_set1_ps(op.beta));
+    case Eltwise::linear:
+      return _mm512_fmadd_ps(v, _mm512_set1_ps(op.alpha), _mm512_set1_ps(op.beta));
+  }
+  return v;
+}
+
+/// The post-op chain on output channels [n, n + 16) (data padded to whole blocks).
+MEDKERN_ALWAYS_INLINE __m512 post(const PostOps& p, __m512 v, i64 n) {
+  for (const PostOp& op : p) {
+    switch (op.kind) {
+      case PostOpKind::bias: v = _mm512_add_ps(v, _mm512_loadu_ps(op.data + n)); break;
+      case PostOpKind::scale:
+        v = _mm512_mul_ps(v, op.data ? _mm512_loadu_ps(op.data + n) : _mm512_set1_ps(op.alpha));
+        break;
+      case PostOpKind::eltwise: v = eltwise(v, op); break;
+    }
+  }
+  return v;
+}
+
+/// MR pixels from m0 x NV channel blocks over batch elements [b0, b1).
+template <int MR, int NV>
+void tile(const DirectArgs& a, i64 m0, i64 b0, i64 b1, bool first, bool last) noexcept {
+  __m512 acc[MR][NV];
+  float* c = a.dst + m0 * a.dst_pix;
+  const i64 cp = a.dst_pix, cb = a.dst_block;
+#pragma GCC unroll 28
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      acc[i][j] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + j * cb + i * cp);
+
+  constexpr int kGroups = (MR + 3) / 4;
+  const i64 L = a.lda * i64(sizeof(float)), L3 = 3 * L;
+  const float* src = a.src + m0 * a.lda;
+  const float* MEDKERN_RESTRICT w = a.wei + b0 * 256 * NV;
+  for (i64 b = b0; b < b1; ++b) {
+    const char* base[kGroups];
+#pragma GCC unroll 7
+    for (int g = 0; g < kGroups; ++g)
+      base[g] = reinterpret_cast<const char*>(src + a.a_off[b]) + 4 * g * L;
+    // Not unrolled: a 16x unrolled body lets GCC 12 interleave iterations until the 24
+    // accumulators spill (conv 64->64 3x3 on 1x64x128x128, 2 threads: 45% -> ~55-70% of
+    // the measured peak; not yet in BENCHMARKS.md).
+#pragma GCC unroll 1
+    for (int k = 0; k < 16; ++k) {
+      __m512 bv[NV];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) bv[j] = _mm512_load_ps(w + j * 16);
+#pragma GCC unroll 28
+      for (int i = 0; i < MR; ++i) {
+        const char* r = base[i / 4];
+        const char* pa = i % 4 == 0 ? r : i % 4 == 1 ? r + L : i % 4 == 2 ? r + 2 * L : r + L3;
+        const __m512 av = _mm512_set1_ps(*reinterpret_cast<const float*>(pa));
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+      }
+#pragma GCC unroll 7
+      for (int g = 0; g < kGroups; ++g) base[g] += sizeof(float);
+      w += 16 * NV;
+    }
+  }
+
+  const bool has_post = last && !a.post.empty();
+#pragma GCC unroll 28
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      __m512 v = acc[i][j];
+      if (has_post) v = post(a.post, v, 16 * j);
+      _mm512_storeu_ps(c + j * cb + i * cp, v);
+    }
+}
+
+using TileFn = void (*)(const DirectArgs&, i64, i64, i64, bool, bool) noexcept;
+
+/// Largest MR per NV (see the register plan).
+inline constexpr int kMaxMr[5] = {0, 28, 14, 8, 6};
+
+template <int NV, int... I>
+constexpr auto make_table(std::integer_sequence<int, I...>) {
+  return std::array<TileFn, sizeof...(I)>{&tile<I + 1, NV>...};
+}
+inline constexpr auto kTiles1 = make_table<1>(std::make_integer_sequence<int, 28>{});
+inline constexpr auto kTiles2 = make_table<2>(std::make_integer_sequence<int, 14>{});
+inline constexpr auto kTiles3 = make_table<3>(std::make_integer_sequence<int, 8>{});
+inline constexpr auto kTiles4 = make_table<4>(std::make_integer_sequence<int, 6>{});
+
+inline TileFn pick(int nv, int mr) noexcept {
+  switch (nv) {
+    case 1: return kTiles1[std::size_t(mr - 1)];
+    case 2: return kTiles2[std::size_t(mr - 1)];
+    case 3: return kTiles3[std::size_t(mr - 1)];
+    default: return kTiles4[std::size_t(mr - 1)];
+  }
+}
+
+MEDKERN_ALWAYS_INLINE __mmask16 lanes(i64 n) noexcept {
+  return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << unsigned(n)) - 1u);
+}
+
+}  // namespace avx512_f32
+
+template <>
+struct impl<isa::avx512_t> {
+  static constexpr const char* name = "conv_f32f32_f32_direct__avx512";
+
+  static bool supports(const ConvDesc& d) { return impl<isa::ref_t>::supports(d); }
+
+  static void run(const DirectArgs& a, i64 M, i64 b0, i64 b1, bool first, bool last) noexcept {
+    using namespace avx512_f32;
+    MEDKERN_DCHECK(a.nv >= 1 && a.nv <= kMaxNv);
+    const int mr = kMaxMr[a.nv];
+    const TileFn full = pick(a.nv, mr);
+    i64 m0 = 0;
+    for (; m0 + mr <= M; m0 += mr) full(a, m0, b0, b1, first, last);
+    if (m0 < M) pick(a.nv, int(M - m0))(a, m0, b0, b1, first, last);
+  }
+
+  static void to_blocked(const char* src, i64 cs, i64 ws, int nc, i64 W, float* dst) noexcept {
+    using namespace avx512_f32;
+    if (cs < 0 || cs > INT_MAX / 16) return impl<isa::ref_t>::to_blocked(src, cs, ws, nc, W, dst);
+    const __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(int(cs)));
+    const __mmask16 m = lanes(nc);
+    for (i64 w = 0; w < W; ++w)
+      _mm512_store_ps(dst + w * 16,
+                      _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, src + w * ws, 1));
+  }
+
+  static void from_blocked(const float* src, int nc, i64 W, char* dst, i64 cs,
+                           i64 ws) noexcept {
+    using namespace avx512_f32;
+    if (ws != i64(sizeof(float))) return impl<isa::ref_t>::from_blocked(src, nc, W, dst, cs, ws);
+    const __m512i idx = _mm512_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176,
+                                          192, 208, 224, 240);
+    for (int c = 0; c < nc; ++c) {
+      float* out = reinterpret_cast<float*>(dst + c * cs);
+      i64 w = 0;
+      for (; w + 16 <= W; w += 16)
+        _mm512_storeu_ps(out + w, _mm512_i32gather_ps(idx, src + w * 16 + c, 4));
+      if (w < W) {
+        const __mmask16 m = lanes(W - w);
+        _mm512_mask_storeu_ps(
+            out + w, m, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, src + w * 16 + c, 4));
+      }
+    }
+  }
+};
+
+}  // namespace medkern::kernels::conv
+MEDKERN_ISA_END()

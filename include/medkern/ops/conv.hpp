@@ -1,0 +1,578 @@
+// medkern/ops/conv.hpp — FP32 convolution 2-D / 3-D: the ConvF32 primitive (validate, choose
+// an algorithm and pack the weights once; execute many times) and conv_forward.
+//
+// Public layout: src NCHW / NCDHW and dst of the same kind, as byte-strided views (any strides
+// that are multiples of 4), so dst may be a channel slice of a larger tensor (channel_slice):
+// a following concat then costs nothing. Weights OI[D]HW contiguous, bias OC floats.
+//
+// Algorithms (ConvAlgorithm), chosen once at construction by this heuristic, in order:
+//   1. im2col_gemm when the channel blocks of the direct kernel would straddle groups
+//      (groups > 1 with IC/groups or OC/groups not a multiple of 16, depthwise included).
+//   2. im2col_gemm when the best direct kernel is the scalar ref one but a vector BRGEMM is
+//      available (an avx2 cap: the AVX2 BRGEMM beats the scalar direct kernel).
+//   3. im2col_gemm when padding channels to blocks of 16 wastes more than 30% of the direct
+//      kernel's FLOPs: ceil16(ICg)*ceil16(OCg) > 1.3*ICg*OCg (first layers with 1 or 3 input
+//      channels, heads with 1 or 2 outputs, 17 or 33 channels).
+//   4. gemm_1x1 for 1x1 kernels with stride 1 and no padding.
+//   5. direct otherwise.
+// MEDKERN_VERBOSE=1 logs "conv,<algorithm>:<kernel>,<problem>,<ms>" per execute.
+//
+// direct: the input is reordered once per execute into a zero-padded channel-blocked copy
+//   (nCdhw16c with the padding materialised — so every tap of every output pixel is in
+//   bounds and the kernel needs no border cases; for NCHW inputs the reorder is needed anyway
+//   and the padding rides along). Each task computes one output row segment (n, group, block
+//   of up to 4 output-channel blocks, od, oh, up to kConvSegment pixels) with the direct
+//   BRGEMM kernel (kernels/conv): A = output pixels (lda = 16*stride_w) x 16 input channels,
+//   B = packed OIdhw16i(16*nv)o weight panels, batch-reduced over (icb, kd, kh, kw), split in
+//   passes whose weights (kConvPassBytes) stay in L1 across the row. Post-ops run on the
+//   last pass while the tile is in registers; the row, still in L1, is then transposed into
+//   the NCHW destination.
+// gemm_1x1: the direct kernel on the image flattened to one row of D*H*W pixels: a GEMM of
+//   pixels x input channels by input channels x output channels (falls back to per-row
+//   direct when src or dst planes are not contiguous).
+// im2col_gemm: per (image, group, chunk of output rows sized to kIm2colBytes), im2col into a
+//   per-task buffer (skipped for 1x1/stride-1/unpadded contiguous planes, which already are
+//   the column matrix), then the BRGEMM registry's best row: C[OCg][pixels] = W_g[OCg][K] x
+//   col[K][pixels], then per-channel post-ops and a strided copy into dst.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "medkern/core/buffer.hpp"
+#include "medkern/core/dispatch.hpp"
+#include "medkern/core/error.hpp"
+#include "medkern/core/tensor.hpp"
+#include "medkern/core/threading.hpp"
+#include "medkern/core/verbose.hpp"
+#include "medkern/kernels/brgemm/registry.hpp"
+#include "medkern/kernels/conv/desc.hpp"
+#include "medkern/kernels/conv/im2col.hpp"
+#include "medkern/kernels/conv/registry.hpp"
+#include "medkern/kernels/post_ops.hpp"
+#include "medkern/ops/im2col.hpp"
+
+namespace medkern::ops {
+
+using kernels::PostOps;
+using kernels::conv::ConvDesc;
+namespace kb = medkern::kernels::brgemm;
+
+enum class ConvAlgorithm : std::uint8_t { automatic, direct, gemm_1x1, im2col_gemm };
+
+constexpr const char* conv_algorithm_name(ConvAlgorithm a) noexcept {
+  switch (a) {
+    case ConvAlgorithm::automatic: return "auto";
+    case ConvAlgorithm::direct: return "direct";
+    case ConvAlgorithm::gemm_1x1: return "gemm_1x1";
+    case ConvAlgorithm::im2col_gemm: return "im2col_gemm";
+  }
+  return "?";
+}
+
+/// Output pixels per direct call: a multiple of every MR (6, 8, 14, 28), and a 4-block row
+/// of 43 KiB that stays in L1/L2 between the passes.
+inline constexpr std::int64_t kConvSegment = 168;
+/// Packed weight bytes per reduction pass of the direct kernel: read from L1 by every strip
+/// of a row segment (8 batch elements of a 64-channel block group; bench: /tmp sweep
+/// 16/32 KiB on 64->64 3x3 128x128, see the session report).
+#ifndef MEDKERN_CONV_PASS_BYTES
+#define MEDKERN_CONV_PASS_BYTES (32 * 1024)
+#endif
+inline constexpr std::int64_t kConvPassBytes = MEDKERN_CONV_PASS_BYTES;
+/// Bytes of the per-task im2col buffer (a quarter of a 2 MiB L2).
+inline constexpr std::int64_t kIm2colBytes = 512 * 1024;
+
+/// A view of channels [c0, c0 + c) of a planar (N, C, ...) view: same strides, offset data.
+inline TensorView channel_slice(const TensorView& t, std::int64_t c0, std::int64_t c) {
+  if (t.rank < 2 || c0 < 0 || c < 0 || c0 + c > t.shape[1])
+    medkern::detail::throw_shape("channel_slice: channels [", c0, ", ", c0 + c,
+                                 ") must lie within the ", t.rank >= 2 ? t.shape[1] : 0,
+                                 " channels of ", t.shape_str());
+  TensorView r = t;
+  r.data = static_cast<char*>(t.data) + c0 * t.strides[1];
+  r.shape[1] = c;
+  return r;
+}
+
+namespace conv_detail {
+
+namespace kc = medkern::kernels::conv;
+namespace kb = medkern::kernels::brgemm;
+
+/// Byte strides of a planar view, 2-D views with a unit D.
+struct Planar {
+  char* base = nullptr;
+  i64 n = 0, c = 0, d = 0, h = 0, w = 4;
+};
+
+inline Planar planar_of(const TensorView& t) {
+  Planar p;
+  p.base = static_cast<char*>(t.data);
+  p.n = t.strides[0];
+  p.c = t.strides[1];
+  p.d = t.rank == 5 ? t.strides[2] : 0;
+  p.h = t.strides[std::size_t(t.rank - 2)];
+  p.w = t.strides[std::size_t(t.rank - 1)];
+  return p;
+}
+
+/// Whether the D*H*W points of each channel are one contiguous run of floats.
+inline bool plane_contiguous(const TensorView& t) {
+  const int r = t.rank;
+  i64 s = 4;
+  for (int i = r - 1; i >= 2; --i) {
+    if (t.shape[std::size_t(i)] != 1 && t.strides[std::size_t(i)] != s) return false;
+    s *= t.shape[std::size_t(i)];
+  }
+  return true;
+}
+
+/// The chain applied to a whole row of output channel `oc` (per-channel data as scalars).
+inline void apply_row(const PostOps& post, i64 oc, float* v, i64 n) noexcept {
+  for (const kernels::PostOp& op : post) {
+    switch (op.kind) {
+      case kernels::PostOpKind::bias: {
+        const float b = op.data[oc];
+        for (i64 i = 0; i < n; ++i) v[i] += b;
+        break;
+      }
+      case kernels::PostOpKind::scale: {
+        const float s = op.data ? op.data[oc] : op.alpha;
+        for (i64 i = 0; i < n; ++i) v[i] *= s;
+        break;
+      }
+      case kernels::PostOpKind::eltwise:
+        for (i64 i = 0; i < n; ++i) v[i] = kernels::eltwise_ref(op.alg, v[i], op.alpha, op.beta);
+        break;
+    }
+  }
+}
+
+}  // namespace conv_detail
+
+/// FP32 forward convolution with weights packed once for the chosen algorithm.
+///
+///     ConvDesc d; d.spatial = 2; d.IC = 64; d.OC = 64; d.kernel = {1, 3, 3};
+///     d.pad_before = d.pad_after = {0, 1, 1};
+///     ops::ConvF32 conv(d, weights, bias);          // validates, chooses, packs
+///     conv.execute(src_nchw, dst_nchw);             // any number of times, any N, H, W
+///     conv.execute(src_nchw, dst, PostOps().eltwise(kernels::Eltwise::relu));
+///
+/// `desc` gives the channels, groups, kernel geometry and dtypes (N and the input sizes are
+/// taken from each src). Throws ShapeError for invalid geometry, UnsupportedError for dtypes
+/// without a kernel.
+class ConvF32 {
+ public:
+  using i64 = std::int64_t;
+
+  /// `row` forces a direct-kernel registry row (tests and benchmarks iterate the registry);
+  /// nullptr selects the best one for the active ISA.
+  ConvF32(const ConvDesc& desc, const float* weights, const float* bias = nullptr,
+          ConvAlgorithm algorithm = ConvAlgorithm::automatic,
+          const kernels::conv::DirectRow* row = nullptr)
+      : d_(desc) {
+    op_ = d_.spatial == 3 ? "conv3d" : "conv2d";
+    validate();
+    choose(algorithm, row);
+    if (bias != nullptr) bias_.assign(bias, bias + d_.OC);
+    pack(weights);
+  }
+
+  /// "direct", "gemm_1x1" or "im2col_gemm".
+  const char* algorithm() const noexcept { return conv_algorithm_name(algo_); }
+  /// The kernel registry row that runs (a direct row or a BRGEMM row).
+  const char* kernel() const noexcept { return kernel_; }
+  const ConvDesc& desc() const noexcept { return d_; }
+  /// Packed weight bytes.
+  i64 packed_bytes() const noexcept { return wei_.size() * i64(sizeof(float)); }
+
+  /// (N, OC, [OD,] OH, OW) for an input of shape (N, IC, [D,] H, W); validates it.
+  std::vector<i64> output_shape(const TensorView& src) const {
+    const ConvDesc d = problem(src);
+    std::vector<i64> s{d.N, d.OC};
+    for (int i = d.spatial == 3 ? 0 : 1; i < 3; ++i) s.push_back(d.out(i));
+    return s;
+  }
+
+  /// dst = post(conv(src) + bias). src, dst: planar f32 views (see the file comment); `post`
+  /// runs after the bias (bias + post must fit PostOps::kMax). dst must not overlap src.
+  void execute(const TensorView& src, const TensorView& dst, const PostOps& post = {}) const {
+    const ConvDesc d = problem(src);
+    check_dst(d, src, dst);
+    PostOps chain;
+    if (!bias_.empty()) chain.bias(bias_.data());
+    if (chain.count + post.count > PostOps::kMax)
+      medkern::detail::throw_shape(op_, ": ", post.count, " post-ops plus the bias exceed the ",
+                                   PostOps::kMax, " a convolution fuses (",
+                                   kernels::post_ops_str(post), ")");
+    for (const auto& op : post) chain.push(op);
+    for (const auto& op : chain)
+      if (op.kind != kernels::PostOpKind::eltwise && op.kind != kernels::PostOpKind::scale &&
+          op.data == nullptr)
+        medkern::detail::throw_shape(op_, ": a bias post-op needs data (", OC_str(), ")");
+    if (d.N == 0) return;
+    VerboseScope vs("conv", impl_name_.c_str(), [&] {
+      return kernels::conv::describe(d) + ",post=" + kernels::post_ops_str(chain) +
+             ",threads=" + std::to_string(num_threads());
+    });
+    if (algo_ == ConvAlgorithm::im2col_gemm)
+      run_im2col(d, src, dst, chain);
+    else
+      run_direct(d, src, dst, chain);
+  }
+
+ private:
+  std::string OC_str() const { return detail_str("out_channels ", d_.OC); }
+  template <class... A>
+  static std::string detail_str(A&&... a) {
+    return medkern::detail::concat(std::forward<A>(a)...);
+  }
+
+  std::string weight_str() const {
+    std::string s = detail_str(d_.OC, "x", d_.icg());
+    for (int i = d_.spatial == 3 ? 0 : 1; i < 3; ++i) s += detail_str("x", d_.kernel[std::size_t(i)]);
+    return s;
+  }
+
+  void validate() {
+    using medkern::detail::throw_shape;
+    const std::string ctx = "weight " + weight_str() + ", groups " + std::to_string(d_.groups);
+    if (d_.spatial != 2 && d_.spatial != 3)
+      throw_shape("conv: spatial rank ", d_.spatial, " must be 2 or 3");
+    if (d_.src_type != DType::f32 || d_.wei_type != DType::f32 || d_.dst_type != DType::f32)
+      medkern::detail::throw_unsupported(op_, ": dtypes ", dtype_name(d_.src_type), " x ",
+                                         dtype_name(d_.wei_type), " -> ", dtype_name(d_.dst_type),
+                                         " are not implemented (f32 x f32 -> f32 only)");
+    if (d_.groups < 1) throw_shape(op_, ": groups ", d_.groups, " must be positive (", ctx, ")");
+    if (d_.IC < 1 || d_.OC < 1)
+      throw_shape(op_, ": channels in ", d_.IC, ", out ", d_.OC, " must be positive (", ctx, ")");
+    if (d_.IC % d_.groups != 0 || d_.OC % d_.groups != 0)
+      throw_shape(op_, ": in_channels ", d_.IC, " and out_channels ", d_.OC,
+                  " must be divisible by groups ", d_.groups, " (", ctx, ")");
+    conv_detail::check_params(op_, d_, ctx);
+    const i64 k = medkern::detail::checked_mul(d_.icg(), d_.kernel_volume(), op_);
+    medkern::detail::checked_mul(k, d_.OC, op_);
+  }
+
+  void choose(ConvAlgorithm forced, const kernels::conv::DirectRow* forced_row) {
+    const Isa isa = active_isa();
+    const auto* row =
+        forced_row != nullptr ? forced_row : select(kernels::conv::kDirectRegistry, d_, isa);
+    kb::BrgemmDesc bd;
+    gemm_row_ = select(kb::kRegistry, bd, isa);
+    if (row == nullptr || gemm_row_ == nullptr)
+      medkern::detail::throw_unsupported(op_, ": no kernel for ", kernels::conv::describe(d_));
+    direct_row_ = row;
+    const i64 icg = d_.icg(), ocg = d_.ocg();
+    const bool blockable = d_.groups == 1 || (icg % 16 == 0 && ocg % 16 == 0);
+    const bool one_by_one = d_.kernel_volume() == 1 && d_.stride == std::array<i64, 3>{1, 1, 1} &&
+                            d_.pad_before == std::array<i64, 3>{0, 0, 0} &&
+                            d_.pad_after == std::array<i64, 3>{0, 0, 0};
+    const auto up = [](i64 c) { return (c + 15) / 16 * 16; };
+    ConvAlgorithm a = forced;
+    if (a == ConvAlgorithm::automatic) {
+      if (!blockable)
+        a = ConvAlgorithm::im2col_gemm;
+      else if (row->isa == Isa::ref && gemm_row_->isa != Isa::ref)
+        a = ConvAlgorithm::im2col_gemm;
+      else if (double(up(icg)) * double(up(ocg)) > 1.3 * double(icg) * double(ocg))
+        a = ConvAlgorithm::im2col_gemm;
+      else if (one_by_one)
+        a = ConvAlgorithm::gemm_1x1;
+      else
+        a = ConvAlgorithm::direct;
+    } else if (a != ConvAlgorithm::im2col_gemm && !blockable) {
+      medkern::detail::throw_unsupported(
+          op_, ": algorithm ", conv_algorithm_name(a), " needs in/out channels per group ", icg,
+          "/", ocg, " to be multiples of 16 when groups ", d_.groups, " > 1");
+    } else if (a == ConvAlgorithm::gemm_1x1 && !one_by_one) {
+      medkern::detail::throw_unsupported(op_, ": algorithm gemm_1x1 needs a 1x1 kernel, stride 1 "
+                                         "and no padding (", kernels::conv::describe(d_), ")");
+    }
+    algo_ = a;
+    kernel_ = a == ConvAlgorithm::im2col_gemm ? gemm_row_->name : row->name;
+    impl_name_ = std::string(conv_algorithm_name(a)) + ":" + kernel_;
+  }
+
+  void pack(const float* w) {
+    const i64 icg = d_.icg(), ocg = d_.ocg(), kv = d_.kernel_volume(), G = d_.groups;
+    if (algo_ == ConvAlgorithm::im2col_gemm) {
+      wei_.allocate(d_.OC * icg * kv);
+      std::memcpy(wei_.data(), w, std::size_t(wei_.size()) * sizeof(float));
+      return;
+    }
+    icb_ = (icg + 15) / 16;
+    ocb_ = (ocg + 15) / 16;
+    const i64 ngrp = (ocb_ + kernels::conv::kMaxNv - 1) / kernels::conv::kMaxNv;
+    batch_ = icb_ * kv;
+    grp_.clear();
+    for (i64 j = 0, b0 = 0; j < ngrp; ++j) {
+      const int nv = int(ocb_ / ngrp + (j < ocb_ % ngrp ? 1 : 0));
+      grp_.push_back({b0, nv, 0});
+      b0 += nv;
+    }
+    const i64 per_group = ocb_ * 16 * batch_ * 16;
+    wei_.allocate(medkern::detail::checked_mul(G, per_group, op_));
+    for (auto& gr : grp_) gr.offset = gr.block0 * 16 * batch_ * 16;
+    parallel_tasks(G * ngrp, [&](i64 t) {
+      const i64 g = t / ngrp;
+      const Group& gr = grp_[std::size_t(t % ngrp)];
+      const i64 ncol = 16 * gr.nv;
+      float* out = wei_.data() + g * per_group + gr.offset;
+      for (i64 b = 0; b < batch_; ++b) {
+        const i64 icb = b / kv, k = b % kv;
+        for (i64 l = 0; l < 16; ++l) {
+          const i64 ic = icb * 16 + l;
+          for (i64 n = 0; n < ncol; ++n) {
+            const i64 oc = gr.block0 * 16 + n;
+            out[(b * 16 + l) * ncol + n] =
+                ic < icg && oc < ocg ? w[((g * ocg + oc) * icg + ic) * kv + k] : 0.f;
+          }
+        }
+      }
+    });
+  }
+
+  /// The full problem for `src`, validated against the primitive.
+  ConvDesc problem(const TensorView& src) const {
+    ConvDesc d = d_;
+    conv_detail::take_input(op_, src, d, "input");
+    const std::string ctx = "input " + src.shape_str() + ", weight " + weight_str() +
+                            ", groups " + std::to_string(d_.groups);
+    if (d.IC != d_.IC)
+      medkern::detail::throw_shape(op_, ": input channels ", d.IC, " must equal weight in_channels ",
+                                   d_.icg(), " x groups ", d_.groups, " = ", d_.IC, " (", ctx, ")");
+    conv_detail::check_fits(op_, d, ctx);
+    if (d.N > 0 && src.data == nullptr)
+      medkern::detail::throw_shape(op_, ": input data is null (", ctx, ")");
+    return d;
+  }
+
+  static std::string dims(const std::vector<i64>& v) {
+    std::string s;
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "x" : "") + std::to_string(v[i]);
+    return s;
+  }
+
+  void check_dst(const ConvDesc& d, const TensorView& src, const TensorView& dst) const {
+    std::vector<i64> want{d.N, d.OC};
+    for (int i = d.spatial == 3 ? 0 : 1; i < 3; ++i) want.push_back(d.out(i));
+    bool ok = dst.rank == int(want.size()) && dst.dtype == DType::f32;
+    for (int i = 0; ok && i < dst.rank; ++i)
+      ok = dst.shape[std::size_t(i)] == want[std::size_t(i)] && dst.strides[std::size_t(i)] % 4 == 0;
+    if (!ok)
+      medkern::detail::throw_shape(op_, ": output must be f32 ", dims(want),
+                                   " with strides that are multiples of 4 bytes, got ",
+                                   dtype_name(dst.dtype), " ", dst.shape_str(), " (input ",
+                                   src.shape_str(), ")");
+    if (d.N > 0 && dst.data == nullptr)
+      medkern::detail::throw_shape(op_, ": output data is null");
+  }
+
+  void run_direct(ConvDesc d, const TensorView& src, const TensorView& dst,
+                  const PostOps& chain) const {
+    namespace kc = kernels::conv;
+    conv_detail::Planar s = conv_detail::planar_of(src), o = conv_detail::planar_of(dst);
+    if (algo_ == ConvAlgorithm::gemm_1x1 && conv_detail::plane_contiguous(src) &&
+        conv_detail::plane_contiguous(dst)) {
+      d.in = {1, 1, d.in[0] * d.in[1] * d.in[2]};  // one row of every pixel: a GEMM
+      s.d = s.h = o.d = o.h = 0;
+      s.w = o.w = 4;
+    }
+    const i64 G = d.groups, icg = d.icg(), ocg = d.ocg(), kv = d.kernel_volume();
+    const i64 Dp = d.padded(0), Hp = d.padded(1), Wp = d.padded(2);
+    const i64 OD = d.out(0), OH = d.out(1), OW = d.out(2);
+    const i64 ICB = G * icb_;
+    const i64 row_f = Wp * 16, plane_f = Dp * Hp * row_f;
+    // 1. Zero-padded blocked copy of the input.
+    AlignedBuffer<float> xb(medkern::detail::checked_mul(
+        medkern::detail::checked_mul(d.N, ICB, op_), plane_f, op_));
+    const kc::DirectRow& row = *direct_row_;
+    {
+      const i64 rows = d.N * ICB * Dp * Hp;
+      const i64 grain = std::max<i64>(1, 16384 / (row_f * 4));
+      const i64 pd = d.pad_before[0], ph = d.pad_before[1], pw = d.pad_before[2];
+      parallel_for_1d(rows, grain, [&](i64 r0, i64 r1) {
+        for (i64 r = r0; r < r1; ++r) {
+          float* out = xb.data() + r * row_f;
+          const i64 hp = r % Hp, dp = (r / Hp) % Dp, cb = (r / (Hp * Dp)) % ICB,
+                    n = r / (Hp * Dp * ICB);
+          const i64 id = dp - pd, ih = hp - ph;
+          if (id < 0 || id >= d.in[0] || ih < 0 || ih >= d.in[1]) {
+            std::memset(out, 0, std::size_t(row_f) * sizeof(float));
+            continue;
+          }
+          // Channel block cb of the whole tensor: group cb / icb_, block cb % icb_.
+          const i64 c0 = (cb / icb_) * icg + (cb % icb_) * 16;
+          const int nc = int(std::min<i64>(16, icg - (cb % icb_) * 16));
+          std::memset(out, 0, std::size_t(pw * 16) * sizeof(float));
+          row.to_blocked(s.base + n * s.n + c0 * s.c + id * s.d + ih * s.h, s.c, s.w, nc,
+                         d.in[2], out + pw * 16);
+          std::memset(out + (pw + d.in[2]) * 16, 0,
+                      std::size_t((Wp - pw - d.in[2]) * 16) * sizeof(float));
+        }
+      });
+    }
+    // 2. Offsets of the batch elements (icb, kd, kh, kw) from a pixel's first tap.
+    std::vector<i64> a_off(static_cast<std::size_t>(batch_));
+    for (i64 b = 0; b < batch_; ++b) {
+      const i64 icb = b / kv, k = b % kv;
+      const i64 kd = k / (d.kernel[1] * d.kernel[2]), kh = (k / d.kernel[2]) % d.kernel[1],
+                kw = k % d.kernel[2];
+      a_off[std::size_t(b)] = icb * plane_f + kd * d.dilation[0] * Hp * row_f +
+                              kh * d.dilation[1] * row_f + kw * d.dilation[2] * 16;
+    }
+    // 3. Post-op data padded to whole blocks: index (g*ocb_ + block)*16 + lane.
+    std::vector<std::vector<float>> pdata;
+    PostOps post = chain;
+    for (int i = 0; i < post.count; ++i) {
+      auto& op = post.ops[std::size_t(i)];
+      if (op.data == nullptr) continue;
+      std::vector<float> v(std::size_t(G * ocb_ * 16), 0.f);
+      for (i64 g = 0; g < G; ++g)
+        for (i64 c = 0; c < ocg; ++c) v[std::size_t(g * ocb_ * 16 + c)] = op.data[g * ocg + c];
+      pdata.push_back(std::move(v));
+      op.data = pdata.back().data();
+    }
+    // 4. Row segments in parallel.
+    const i64 S = kConvSegment, nseg = (OW + S - 1) / S;
+    const i64 ngrp = i64(grp_.size());
+    const i64 items = d.N * G * ngrp * OD * OH * nseg;
+    const i64 per_group = ocb_ * 16 * batch_ * 16;
+    const i64 sd = d.stride[0], sh = d.stride[1], sw = d.stride[2];
+    parallel_for_1d(items, 1, [&](i64 t0, i64 t1) {
+      alignas(64) float tmp[kc::kMaxNv * kConvSegment * 16];
+      kc::DirectArgs a;
+      a.a_off = a_off.data();
+      a.lda = 16 * sw;
+      a.dst = tmp;
+      a.dst_pix = 16;
+      for (i64 t = t0; t < t1; ++t) {
+        i64 r = t;
+        const i64 seg = r % nseg; r /= nseg;
+        const i64 oh = r % OH; r /= OH;
+        const i64 od = r % OD; r /= OD;
+        const i64 j = r % ngrp; r /= ngrp;
+        const i64 g = r % G;
+        const i64 n = r / G;
+        const Group& gr = grp_[std::size_t(j)];
+        const i64 ow0 = seg * S, M = std::min(S, OW - ow0);
+        a.src = xb.data() + (n * ICB + g * icb_) * plane_f + (od * sd * Hp + oh * sh) * row_f +
+                ow0 * sw * 16;
+        a.wei = wei_.data() + g * per_group + gr.offset;
+        a.nv = gr.nv;
+        a.dst_block = M * 16;
+        a.post = post.shifted((g * ocb_ + gr.block0) * 16);
+        const i64 per = std::max<i64>(1, kConvPassBytes / (1024 * gr.nv));
+        const i64 passes = (batch_ + per - 1) / per, step = (batch_ + passes - 1) / passes;
+        for (i64 b0 = 0; b0 < batch_; b0 += step) {
+          const i64 b1 = std::min(batch_, b0 + step);
+          row.run(a, M, b0, b1, b0 == 0, b1 == batch_);
+        }
+        for (int v = 0; v < gr.nv; ++v) {
+          const i64 blk = gr.block0 + v;
+          const int nc = int(std::min<i64>(16, ocg - blk * 16));
+          if (nc <= 0) break;
+          const i64 oc0 = g * ocg + blk * 16;
+          row.from_blocked(tmp + v * M * 16, nc, M,
+                           o.base + n * o.n + oc0 * o.c + od * o.d + oh * o.h + ow0 * o.w, o.c,
+                           o.w);
+        }
+      }
+    });
+  }
+
+  void run_im2col(const ConvDesc& d, const TensorView& src, const TensorView& dst,
+                  const PostOps& chain) const {
+    const conv_detail::Planar s = conv_detail::planar_of(src), o = conv_detail::planar_of(dst);
+    const auto st = conv_detail::image_strides(src);
+    const i64 G = d.groups, icg = d.icg(), ocg = d.ocg(), kv = d.kernel_volume();
+    const i64 K = icg * kv, OH = d.out(1), OW = d.out(2), Q = d.out(0) * OH;
+    // 1x1, stride 1, no padding, contiguous planes: the input already is the column matrix.
+    const bool direct_b = kv == 1 && d.stride == std::array<i64, 3>{1, 1, 1} &&
+                          d.pad_before == std::array<i64, 3>{0, 0, 0} &&
+                          d.pad_after == std::array<i64, 3>{0, 0, 0} &&
+                          conv_detail::plane_contiguous(src);
+    const i64 qc = std::clamp<i64>(kIm2colBytes / std::max<i64>(1, 4 * K * OW), 1, Q);
+    const i64 chunks = (Q + qc - 1) / qc;
+    const i64 items = d.N * G * chunks;
+    const i64 T = std::min<i64>(items, num_threads());
+    const i64 P = qc * OW;
+    const i64 col_f = direct_b ? 0 : K * P, tmp_f = ocg * P;
+    AlignedBuffer<float> scratch(medkern::detail::checked_mul(T, col_f + tmp_f, op_));
+    const kb::BrgemmRow& gemm = *gemm_row_;
+    parallel_tasks(T, [&](i64 t) {
+      float* col = scratch.data() + t * (col_f + tmp_f);
+      float* tmp = col + col_f;
+      for (i64 it = items * t / T; it < items * (t + 1) / T; ++it) {
+        const i64 ch = it % chunks, g = (it / chunks) % G, n = it / (chunks * G);
+        const i64 q0 = ch * qc, q1 = std::min(Q, q0 + qc), np = (q1 - q0) * OW;
+        const char* img = s.base + n * s.n + g * icg * s.c;
+        kb::BrgemmDesc bd;
+        bd.M = ocg;
+        bd.N = np;
+        bd.K = K;
+        bd.lda = K;
+        bd.ldc = np;
+        const void* pa = wei_.data() + g * ocg * K;
+        const void* pb;
+        if (direct_b) {
+          pb = reinterpret_cast<const float*>(img) + q0 * OW;
+          bd.ldb = s.c / 4;
+        } else {
+          kernels::conv::im2col_f32(d, img, st, icg, q0, q1, col, np);
+          pb = col;
+          bd.ldb = np;
+        }
+        gemm.run(bd, 1, &pa, &pb, tmp);
+        for (i64 m = 0; m < ocg; ++m) {
+          const i64 oc = g * ocg + m;
+          float* v = tmp + m * np;
+          conv_detail::apply_row(chain, oc, v, np);
+          i64 od = q0 / OH, oh = q0 % OH;
+          for (i64 q = q0; q < q1; ++q, v += OW) {
+            char* out = o.base + n * o.n + oc * o.c + od * o.d + oh * o.h;
+            if (o.w == 4)
+              std::memcpy(out, v, std::size_t(OW) * sizeof(float));
+            else
+              for (i64 w = 0; w < OW; ++w) std::memcpy(out + w * o.w, v + w, sizeof(float));
+            if (++oh == OH) oh = 0, ++od;
+          }
+        }
+      }
+    });
+  }
+
+  struct Group {
+    i64 block0;  ///< first output-channel block (within a conv group)
+    int nv;      ///< blocks, 1..kMaxNv
+    i64 offset;  ///< floats from the conv group's packed weights
+  };
+
+  ConvDesc d_;
+  const char* op_ = "conv2d";
+  ConvAlgorithm algo_ = ConvAlgorithm::direct;
+  const kernels::conv::DirectRow* direct_row_ = nullptr;
+  const kernels::brgemm::BrgemmRow* gemm_row_ = nullptr;
+  const char* kernel_ = "";
+  std::string impl_name_;
+  std::vector<float> bias_;
+  AlignedBuffer<float> wei_;
+  i64 icb_ = 0, ocb_ = 0, batch_ = 0;
+  std::vector<Group> grp_;
+};
+
+/// One-shot convolution: packs `weights` (OI[D]HW, contiguous) and runs once. For repeated
+/// calls with the same weights construct a ConvF32 instead.
+inline void conv_forward(const ConvDesc& geometry, const TensorView& src, const float* weights,
+                         const float* bias, const TensorView& dst, const PostOps& post = {},
+                         ConvAlgorithm algorithm = ConvAlgorithm::automatic) {
+  ConvF32(geometry, weights, bias, algorithm).execute(src, dst, post);
+}
+
+}  // namespace medkern::ops

@@ -1,0 +1,17 @@
+"""Operators on numpy NCHW / NCDHW float32 arrays, with torch.nn.functional's names and
+semantics: convolution (one-shot and prepacked), im2col / col2im.
+
+Example
+-------
+>>> import numpy as np, medkern
+>>> x = np.ones((1, 3, 8, 8), np.float32)
+>>> w = np.ones((4, 3, 3, 3), np.float32)
+>>> medkern.ops.conv2d(x, w, padding=1, post_ops=["relu"]).shape
+(1, 4, 8, 8)
+"""
+
+from __future__ import annotations
+
+from ._conv import PackedConv, col2im, conv2d, conv3d, im2col
+
+__all__ = ["conv2d", "conv3d", "PackedConv", "im2col", "col2im"]

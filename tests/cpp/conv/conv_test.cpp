@@ -1,0 +1,410 @@
+// tests/cpp/conv/conv_test.cpp — ConvF32 (direct, gemm_1x1, im2col_gemm; every direct
+// registry row the CPU has) against the double reference conv_fwd_ref, im2col/col2im against
+// their definitions, and every bad-input rule.
+//
+//   ConvTester().ic(17).oc(33).in(1, 9, 31).k(1, 3, 3).stride(1, 2, 2).pad({0,1,1},{0,2,0})
+//       .bias().eltwise(Eltwise::relu).algorithm(ConvAlgorithm::direct).test(&row);
+//
+// test() prints the seed, the problem and max abs/rel error with the first bad index; output
+// tensors are channel slices of a larger buffer whose other channels are sentinels (guards
+// that also check writing into a concat buffer).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "medkern/core/cpu.hpp"
+#include "medkern/kernels/conv/ref.hpp"
+#include "medkern/kernels/conv/registry.hpp"
+#include "medkern/ops/conv.hpp"
+#include "medkern/ops/im2col.hpp"
+
+using namespace medkern;
+using kernels::Eltwise;
+using kernels::PostOps;
+using kernels::conv::ConvDesc;
+using ops::ConvAlgorithm;
+using i64 = std::int64_t;
+
+namespace {
+
+constexpr float kSentinel = -12345.f;
+
+class ConvTester {
+ public:
+  ConvTester& spatial(int s) { d_.spatial = s; return *this; }
+  ConvTester& n(i64 v) { d_.N = v; return *this; }
+  ConvTester& ic(i64 v) { d_.IC = v; return *this; }
+  ConvTester& oc(i64 v) { d_.OC = v; return *this; }
+  ConvTester& groups(i64 v) { d_.groups = v; return *this; }
+  ConvTester& in(i64 D, i64 H, i64 W) { d_.in = {D, H, W}; return *this; }
+  ConvTester& k(i64 D, i64 H, i64 W) { d_.kernel = {D, H, W}; return *this; }
+  ConvTester& stride(i64 D, i64 H, i64 W) { d_.stride = {D, H, W}; return *this; }
+  ConvTester& dilation(i64 D, i64 H, i64 W) { d_.dilation = {D, H, W}; return *this; }
+  ConvTester& pad(std::array<i64, 3> before, std::array<i64, 3> after) {
+    d_.pad_before = before;
+    d_.pad_after = after;
+    return *this;
+  }
+  ConvTester& bias() { bias_ = true; return *this; }
+  /// Folded batch norm: per-channel scale then shift (scale + bias post-ops).
+  ConvTester& batch_norm() { bn_ = true; return *this; }
+  ConvTester& eltwise(Eltwise a, float alpha = 0.f, float beta = 0.f) {
+    elt_ = true;
+    alg_ = a;
+    alpha_ = alpha;
+    beta_ = beta;
+    return *this;
+  }
+  ConvTester& algorithm(ConvAlgorithm a) { algo_ = a; return *this; }
+  /// Output written into channels [offset, offset + OC) of a tensor of `extra` more channels.
+  ConvTester& dst_slice(i64 extra, i64 offset) { extra_ = extra; offset_ = offset; return *this; }
+  ConvTester& seed(std::uint32_t s) { seed_ = s; return *this; }
+  const ConvDesc& desc() const { return d_; }
+
+  /// Runs ConvF32 with direct-kernel `row` (nullptr: dispatch) and checks it; returns the
+  /// algorithm name that ran.
+  std::string test(const kernels::conv::DirectRow* row = nullptr) {
+    ConvDesc d = d_;
+    if (d.spatial == 2) {
+      d.in[0] = 1;
+    }
+    std::mt19937 rng(seed_);
+    std::uniform_real_distribution<float> u(-1.f, 1.f);
+    const i64 OD = d.out(0), OH = d.out(1), OW = d.out(2);
+    const i64 in_n = d.N * d.IC * d.in[0] * d.in[1] * d.in[2];
+    const i64 w_n = d.OC * d.icg() * d.kernel_volume();
+    std::vector<float> x(std::size_t(std::max<i64>(in_n, 1))), w(static_cast<std::size_t>(w_n)),
+        b(std::size_t(d.OC)), sc(std::size_t(d.OC)), sh(std::size_t(d.OC));
+    for (auto& v : x) v = u(rng);
+    for (auto& v : w) v = u(rng);
+    for (auto& v : b) v = u(rng);
+    for (auto& v : sc) v = u(rng);
+    for (auto& v : sh) v = u(rng);
+
+    PostOps post;
+    if (bn_) post.scale(sc.data()).bias(sh.data());
+    if (elt_) post.eltwise(alg_, alpha_, beta_);
+    PostOps full;
+    if (bias_) full.bias(b.data());
+    for (const auto& op : post) full.push(op);
+
+    const i64 spat = OD * OH * OW, CT = d.OC + extra_;
+    std::vector<float> ref(std::size_t(std::max<i64>(d.N * d.OC * spat, 1)));
+    kernels::conv::conv_fwd_ref(d, x.data(), w.data(), ref.data(), full);
+
+    std::vector<float> out(std::size_t(std::max<i64>(d.N * CT * spat, 1)), kSentinel);
+    TensorView src, dst;
+    if (d.spatial == 3) {
+      src = TensorView::contiguous(x.data(), DType::f32, {d.N, d.IC, d.in[0], d.in[1], d.in[2]});
+      dst = TensorView::contiguous(out.data(), DType::f32, {d.N, CT, OD, OH, OW});
+    } else {
+      src = TensorView::contiguous(x.data(), DType::f32, {d.N, d.IC, d.in[1], d.in[2]});
+      dst = TensorView::contiguous(out.data(), DType::f32, {d.N, CT, OH, OW});
+    }
+    const TensorView dv = ops::channel_slice(dst, offset_, d.OC);
+    ops::ConvF32 conv(d, w.data(), bias_ ? b.data() : nullptr, algo_, row);
+    conv.execute(src, dv, post);
+
+    double max_ref = 1, max_err = 0;
+    i64 bad = -1;
+    const double tol = 8 * 1.2e-7 * std::sqrt(double(d.icg() * d.kernel_volume()) + 1) * 4;
+    for (i64 nn = 0; nn < d.N; ++nn)
+      for (i64 c = 0; c < CT; ++c)
+        for (i64 p = 0; p < spat; ++p) {
+          const float got = out[std::size_t((nn * CT + c) * spat + p)];
+          const bool inside = c >= offset_ && c < offset_ + d.OC;
+          if (!inside) {
+            if (std::memcmp(&got, &kSentinel, 4) != 0 && bad < 0) bad = (nn * CT + c) * spat + p;
+            continue;
+          }
+          const double r = ref[std::size_t((nn * d.OC + c - offset_) * spat + p)];
+          max_ref = std::max(max_ref, std::abs(r));
+          const double e = std::abs(r - double(got));
+          if (!(e <= tol * std::max(1.0, std::abs(r)) + tol) && bad < 0) bad = (nn * CT + c) * spat + p;
+          if (!(e <= max_err)) max_err = std::isnan(e) ? INFINITY : e;
+        }
+    INFO("seed=", seed_, " ", kernels::conv::describe(d), " algo=", conv.algorithm(),
+         " kernel=", conv.kernel(), " post=", kernels::post_ops_str(full), " slice=", offset_,
+         "+", extra_, " max_err=", max_err, " max_ref=", max_ref, " tol=", tol,
+         " first_bad=", bad);
+    CHECK(bad < 0);
+    return conv.algorithm();
+  }
+
+ private:
+  ConvDesc d_;
+  bool bias_ = false, bn_ = false, elt_ = false;
+  Eltwise alg_ = Eltwise::relu;
+  float alpha_ = 0.f, beta_ = 0.f;
+  ConvAlgorithm algo_ = ConvAlgorithm::automatic;
+  i64 extra_ = 0, offset_ = 0;
+  std::uint32_t seed_ = 1;
+};
+
+std::vector<const kernels::conv::DirectRow*> available_rows() {
+  std::vector<const kernels::conv::DirectRow*> rows;
+  for (const auto& r : kernels::conv::kDirectRegistry) {
+    if (cpu_info().supports(r.isa))
+      rows.push_back(&r);
+    else
+      MESSAGE("skipping ", r.name, ": CPU lacks ", isa_name(r.isa));
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("conv direct 2-D: every registry row, channel tails, strides, padding, post-ops") {
+  for (const auto* row : available_rows()) {
+    CAPTURE(row->name);
+    std::uint32_t seed = 100;
+    ConvTester().ic(16).oc(16).in(1, 7, 9).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1})
+        .algorithm(ConvAlgorithm::direct).seed(seed++).test(row);
+    ConvTester().ic(17).oc(33).in(1, 9, 31).k(1, 3, 3).stride(1, 2, 2).pad({0, 1, 1}, {0, 2, 0})
+        .bias().eltwise(Eltwise::relu).algorithm(ConvAlgorithm::direct).seed(seed++).test(row);
+    ConvTester().n(5).ic(3).oc(64).in(1, 11, 13).k(1, 5, 5).stride(1, 3, 3)
+        .pad({0, 4, 4}, {0, 3, 4}).batch_norm().algorithm(ConvAlgorithm::direct).seed(seed++)
+        .test(row);
+    ConvTester().ic(32).oc(80).in(1, 13, 40).k(1, 3, 3).dilation(1, 2, 2).pad({0, 2, 2}, {0, 2, 2})
+        .bias().eltwise(Eltwise::leaky_relu, 0.1f).algorithm(ConvAlgorithm::direct).seed(seed++)
+        .test(row);
+    ConvTester().ic(1).oc(1).in(1, 1, 1).k(1, 1, 1).algorithm(ConvAlgorithm::direct)
+        .seed(seed++).test(row);
+    ConvTester().ic(48).oc(48).in(1, 5, 200).k(1, 3, 1).pad({0, 1, 0}, {0, 1, 0})
+        .eltwise(Eltwise::clip, -0.5f, 0.5f).algorithm(ConvAlgorithm::direct).seed(seed++)
+        .dst_slice(20, 7).test(row);
+    // groups with 16-channel groups run direct.
+    ConvTester().ic(64).oc(32).groups(2).in(1, 6, 17).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1})
+        .bias().algorithm(ConvAlgorithm::direct).seed(seed++).test(row);
+    // 1x1 as GEMM, with and without a contiguous output plane.
+    ConvTester().n(2).ic(33).oc(17).in(1, 9, 23).k(1, 1, 1).bias()
+        .algorithm(ConvAlgorithm::gemm_1x1).seed(seed++).test(row);
+    ConvTester().ic(64).oc(64).in(1, 15, 15).k(1, 1, 1).eltwise(Eltwise::linear, 0.5f, 0.25f)
+        .algorithm(ConvAlgorithm::gemm_1x1).dst_slice(3, 1).seed(seed++).test(row);
+  }
+}
+
+TEST_CASE("conv direct 3-D anisotropic, every registry row") {
+  for (const auto* row : available_rows()) {
+    CAPTURE(row->name);
+    ConvTester().spatial(3).n(2).ic(16).oc(32).in(5, 7, 9).k(3, 3, 3)
+        .pad({1, 1, 1}, {1, 1, 1}).bias().eltwise(Eltwise::relu)
+        .algorithm(ConvAlgorithm::direct).seed(7).test(row);
+    ConvTester().spatial(3).ic(17).oc(20).in(3, 12, 5).k(1, 3, 5).stride(1, 2, 1)
+        .dilation(2, 1, 1).pad({0, 2, 2}, {1, 1, 2}).batch_norm()
+        .algorithm(ConvAlgorithm::direct).seed(8).test(row);
+    ConvTester().spatial(3).ic(32).oc(16).in(4, 4, 4).k(1, 1, 1)
+        .algorithm(ConvAlgorithm::gemm_1x1).seed(9).test(row);
+  }
+}
+
+TEST_CASE("conv im2col_gemm: groups, depthwise, dilation, 2-D and 3-D") {
+  std::uint32_t seed = 300;
+  ConvTester().ic(6).oc(9).groups(3).in(1, 10, 12).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1}).bias()
+      .algorithm(ConvAlgorithm::im2col_gemm).seed(seed++).test();
+  ConvTester().n(5).ic(17).oc(17).groups(17).in(1, 9, 14).k(1, 3, 3).stride(1, 2, 2)
+      .pad({0, 1, 1}, {0, 1, 1}).eltwise(Eltwise::relu).seed(seed++).test();
+  ConvTester().ic(3).oc(33).in(1, 40, 37).k(1, 7, 7).stride(1, 2, 2).pad({0, 3, 3}, {0, 3, 3})
+      .batch_norm().eltwise(Eltwise::relu).seed(seed++).test();
+  ConvTester().ic(33).oc(1).in(1, 8, 8).k(1, 3, 3).dilation(1, 2, 2).pad({0, 5, 5}, {0, 5, 5})
+      .bias().algorithm(ConvAlgorithm::im2col_gemm).dst_slice(2, 2).seed(seed++).test();
+  ConvTester().spatial(3).ic(4).oc(6).groups(2).in(3, 5, 6).k(2, 3, 3).stride(2, 1, 2)
+      .pad({1, 1, 1}, {0, 1, 1}).algorithm(ConvAlgorithm::im2col_gemm).seed(seed++).test();
+  ConvTester().ic(8).oc(5).in(1, 6, 7).k(1, 1, 1).bias()
+      .algorithm(ConvAlgorithm::im2col_gemm).seed(seed++).test();  // skips im2col
+}
+
+TEST_CASE("conv randomized shapes through dispatch and forced direct rows") {
+  std::mt19937 rng(2024);
+  auto pick = [&](std::initializer_list<i64> v) {
+    return *(v.begin() + std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng));
+  };
+  const auto rows = available_rows();
+  for (int it = 0; it < 60; ++it) {
+    const bool three = it % 5 == 4;
+    ConvTester t;
+    const i64 g = pick({1, 1, 1, 2, 3});
+    const i64 icg = pick({1, 3, 16, 17, 33}), ocg = pick({1, 3, 16, 17, 33});
+    const i64 kh = pick({1, 2, 3, 5}), kw = pick({1, 3, 4}), kd = three ? pick({1, 2, 3}) : 1;
+    const i64 sh = pick({1, 2, 3}), sw = pick({1, 2, 3}), dh = pick({1, 2}), dw = pick({1, 2});
+    const i64 H = std::uniform_int_distribution<i64>(1, three ? 9 : 40)(rng);
+    const i64 W = std::uniform_int_distribution<i64>(1, three ? 9 : 40)(rng);
+    const i64 D = three ? std::uniform_int_distribution<i64>(1, 6)(rng) : 1;
+    const i64 ph0 = pick({0, 1, 3}), ph1 = pick({0, 2}), pw0 = pick({0, 1, 4}), pw1 = pick({0, 1});
+    const i64 pd0 = three ? pick({0, 1}) : 0, pd1 = three ? pick({0, 2}) : 0;
+    t.spatial(three ? 3 : 2).n(pick({1, 1, 5})).ic(icg * g).oc(ocg * g).groups(g)
+        .in(D, H, W).k(kd, kh, kw).stride(three ? pick({1, 2}) : 1, sh, sw)
+        .dilation(three ? pick({1, 2}) : 1, dh, dw).pad({pd0, ph0, pw0}, {pd1, ph1, pw1})
+        .seed(std::uint32_t(it));
+    const auto& d = t.desc();
+    bool fits = true;
+    for (int i = 0; i < 3; ++i) fits = fits && d.padded(i) >= d.extent(i);
+    if (!fits) continue;
+    if (it % 3 == 0) t.bias();
+    if (it % 4 == 1) t.batch_norm();
+    if (it % 2 == 0) t.eltwise(it % 4 == 0 ? Eltwise::relu : Eltwise::leaky_relu, 0.2f);
+    t.test();
+    if (g == 1 || (icg % 16 == 0 && ocg % 16 == 0))
+      for (const auto* row : rows) t.algorithm(ConvAlgorithm::direct).test(row);
+  }
+}
+
+TEST_CASE("conv heuristic picks the documented algorithm") {
+  ConvDesc d;
+  d.IC = 64;
+  d.OC = 64;
+  d.kernel = {1, 3, 3};
+  std::vector<float> w(64 * 64 * 9, 0.f);
+  // Under an avx2 cap the direct kernel would be the scalar one: im2col + AVX2 BRGEMM instead.
+  const bool avx2 = active_isa() == Isa::avx2;
+  CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == (avx2 ? "im2col_gemm" : "direct"));
+  d.kernel = {1, 1, 1};
+  CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == (avx2 ? "im2col_gemm" : "gemm_1x1"));
+  d.IC = 3;
+  d.kernel = {1, 3, 3};
+  CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == "im2col_gemm");
+  d.IC = 64;
+  d.groups = 64;
+  CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == "im2col_gemm");
+}
+
+TEST_CASE("conv results do not depend on the thread count") {
+  ConvTester t;
+  t.n(2).ic(32).oc(48).in(1, 20, 30).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1});
+  const ConvDesc& d0 = t.desc();
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> x(std::size_t(2 * 32 * 20 * 30)), w(std::size_t(48 * 32 * 9));
+  for (auto& v : x) v = u(rng);
+  for (auto& v : w) v = u(rng);
+  ConvDesc d = d0;
+  std::vector<float> y1(std::size_t(2 * 48 * 20 * 30)), y2(y1.size());
+  const auto src = TensorView::contiguous(x.data(), DType::f32, {2, 32, 20, 30});
+  const int saved = num_threads();
+  for (auto algo : {ConvAlgorithm::automatic, ConvAlgorithm::im2col_gemm}) {
+    ops::ConvF32 conv(d, w.data(), nullptr, algo);
+    set_num_threads(1);
+    conv.execute(src, TensorView::contiguous(y1.data(), DType::f32, {2, 48, 20, 30}));
+    set_num_threads(3);
+    conv.execute(src, TensorView::contiguous(y2.data(), DType::f32, {2, 48, 20, 30}));
+    CHECK(std::memcmp(y1.data(), y2.data(), y1.size() * 4) == 0);
+  }
+  set_num_threads(saved);
+}
+
+TEST_CASE("im2col / col2im match their definitions and are adjoint") {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (int three = 0; three < 2; ++three) {
+    ConvDesc g;
+    g.spatial = three ? 3 : 2;
+    g.kernel = {three ? 2 : 1, 3, 2};
+    g.stride = {three ? 2 : 1, 2, 1};
+    g.pad_before = {three ? 1 : 0, 1, 2};
+    g.pad_after = {0, 2, 1};
+    g.dilation = {1, 2, 1};
+    const i64 N = 2, C = 3, D = three ? 4 : 1, H = 7, W = 6;
+    std::vector<float> x(std::size_t(N * C * D * H * W));
+    for (auto& v : x) v = u(rng);
+    const TensorView src = three ? TensorView::contiguous(x.data(), DType::f32, {N, C, D, H, W})
+                                 : TensorView::contiguous(x.data(), DType::f32, {N, C, H, W});
+    const auto shape = ops::im2col_shape(src, g);
+    std::vector<float> col(std::size_t(shape[0] * shape[1] * shape[2]));
+    const auto cv = TensorView::contiguous(col.data(), DType::f32, {shape[0], shape[1], shape[2]});
+    ops::im2col(src, g, cv);
+    ConvDesc f = g;
+    f.N = N;
+    f.IC = C;
+    f.in = {D, H, W};
+    const i64 OD = f.out(0), OH = f.out(1), OW = f.out(2), L = shape[2];
+    CHECK(L == OD * OH * OW);
+    bool ok = true;
+    for (i64 n = 0; n < N; ++n)
+      for (i64 c = 0; c < C; ++c)
+        for (i64 kd = 0; kd < f.kernel[0]; ++kd)
+          for (i64 kh = 0; kh < 3; ++kh)
+            for (i64 kw = 0; kw < 2; ++kw)
+              for (i64 q = 0; q < L; ++q) {
+                const i64 od = q / (OH * OW), oh = (q / OW) % OH, ow = q % OW;
+                const i64 id = od * f.stride[0] - f.pad_before[0] + kd * f.dilation[0];
+                const i64 ih = oh * f.stride[1] - f.pad_before[1] + kh * f.dilation[1];
+                const i64 iw = ow * f.stride[2] - f.pad_before[2] + kw * f.dilation[2];
+                const bool in = id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W;
+                const float want = in ? x[std::size_t((((n * C + c) * D + id) * H + ih) * W + iw)] : 0.f;
+                const i64 r = ((c * f.kernel[0] + kd) * 3 + kh) * 2 + kw;
+                ok = ok && col[std::size_t((n * shape[1] + r) * L + q)] == want;
+              }
+    CHECK(ok);
+    // Adjoint: <im2col(x), y> == <x, col2im(y)>.
+    std::vector<float> y(col.size()), back(x.size(), 99.f);
+    for (auto& v : y) v = u(rng);
+    const TensorView bv = three ? TensorView::contiguous(back.data(), DType::f32, {N, C, D, H, W})
+                                : TensorView::contiguous(back.data(), DType::f32, {N, C, H, W});
+    ops::col2im(TensorView::contiguous(y.data(), DType::f32, {shape[0], shape[1], shape[2]}), g, bv);
+    double lhs = 0, rhs = 0;
+    for (std::size_t i = 0; i < col.size(); ++i) lhs += double(col[i]) * y[i];
+    for (std::size_t i = 0; i < x.size(); ++i) rhs += double(x[i]) * back[i];
+    CHECK(std::abs(lhs - rhs) < 1e-4 * (1 + std::abs(lhs)));
+  }
+}
+
+TEST_CASE("conv bad input: clear errors naming op, value and rule") {
+  std::vector<float> w(4 * 4 * 9, 0.f), x(1 * 4 * 5 * 5), y(1 * 4 * 5 * 5);
+  ConvDesc d;
+  d.IC = 4;
+  d.OC = 4;
+  d.kernel = {1, 3, 3};
+  d.pad_before = d.pad_after = {0, 1, 1};
+  const auto src = TensorView::contiguous(x.data(), DType::f32, {1, 4, 5, 5});
+  const auto dst = TensorView::contiguous(y.data(), DType::f32, {1, 4, 5, 5});
+  auto bad = [&](ConvDesc dd, const char* needle) {
+    bool thrown = false;
+    try {
+      ops::ConvF32(dd, w.data()).execute(src, dst);
+    } catch (const ShapeError& e) {
+      thrown = true;
+      INFO(e.what());
+      CHECK(std::string(e.what()).find(needle) != std::string::npos);
+      CHECK(std::string(e.what()).rfind("conv2d:", 0) == 0);
+    }
+    CHECK(thrown);
+  };
+  { auto dd = d; dd.kernel = {1, 0, 3}; bad(dd, "kernel 0x3 must be positive"); }
+  { auto dd = d; dd.stride = {1, 0, 1}; bad(dd, "stride 0x1 must be positive"); }
+  { auto dd = d; dd.dilation = {1, 1, -1}; bad(dd, "dilation 1x-1 must be positive"); }
+  { auto dd = d; dd.pad_before = {0, -1, 0}; bad(dd, "must be non-negative"); }
+  { auto dd = d; dd.groups = 3; bad(dd, "divisible by groups 3"); }
+  { auto dd = d; dd.IC = 8; dd.groups = 2; dd.OC = 4; bad(dd, "input channels 4 must equal"); }
+  { auto dd = d; dd.kernel = {1, 9, 3}; bad(dd, "larger than the padded input"); }
+  {
+    auto dd = d;
+    dd.src_type = DType::u8;
+    CHECK_THROWS_AS(ops::ConvF32(dd, w.data()), UnsupportedError);
+  }
+  ops::ConvF32 conv(d, w.data());
+  CHECK_THROWS_WITH_AS(conv.execute(TensorView::contiguous(x.data(), DType::f32, {4, 5, 5}), dst),
+                       doctest::Contains("must be 4-D"), ShapeError);
+  CHECK_THROWS_WITH_AS(
+      conv.execute(src, TensorView::contiguous(y.data(), DType::f32, {1, 4, 5, 4})),
+      doctest::Contains("output must be f32 1x4x5x5"), ShapeError);
+  PostOps many;
+  many.eltwise(Eltwise::relu).eltwise(Eltwise::relu).eltwise(Eltwise::relu).eltwise(Eltwise::relu);
+  std::vector<float> b(4, 0.f);
+  CHECK_THROWS_WITH_AS(ops::ConvF32(d, w.data(), b.data()).execute(src, dst, many),
+                       doctest::Contains("exceed"), ShapeError);
+  // Forced algorithms that cannot serve the problem.
+  auto g = d;
+  g.groups = 2;
+  CHECK_THROWS_AS(ops::ConvF32(g, w.data(), nullptr, ConvAlgorithm::direct), UnsupportedError);
+  CHECK_THROWS_AS(ops::ConvF32(d, w.data(), nullptr, ConvAlgorithm::gemm_1x1), UnsupportedError);
+  // Zero batch is a no-op.
+  conv.execute(TensorView::contiguous(x.data(), DType::f32, {0, 4, 5, 5}),
+               TensorView::contiguous(y.data(), DType::f32, {0, 4, 5, 5}));
+}
