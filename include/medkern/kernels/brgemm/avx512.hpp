@@ -20,41 +20,12 @@
 #include <utility>
 
 #include "medkern/core/config.hpp"
+#include "medkern/kernels/post_ops_avx512.hpp"
 #include "medkern/kernels/brgemm/ref.hpp"
 
 MEDKERN_ISA_BEGIN(avx512)
 namespace medkern::kernels::brgemm {
 namespace avx512_f32 {
-
-MEDKERN_ALWAYS_INLINE __m512 eltwise(__m512 v, const PostOp& op) {
-  switch (op.alg) {
-    case Eltwise::relu: return _mm512_max_ps(v, _mm512_setzero_ps());
-    case Eltwise::leaky_relu: {
-      const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-      return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(op.alpha));
-    }
-    case Eltwise::clip:
-      return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(op.alpha)), _mm512_set1_ps(op.beta));
-    case Eltwise::linear:
-      return _mm512_fmadd_ps(v, _mm512_set1_ps(op.alpha), _mm512_set1_ps(op.beta));
-  }
-  return v;
-}
-
-/// Applies the post-op chain to vector `v` holding columns [n, n+16) (mask m for the tail).
-MEDKERN_ALWAYS_INLINE __m512 post(const PostOps& p, __m512 v, std::int64_t n, __mmask16 m) {
-  for (const PostOp& op : p) {
-    switch (op.kind) {
-      case PostOpKind::bias: v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, op.data + n)); break;
-      case PostOpKind::scale:
-        v = _mm512_mul_ps(v, op.data ? _mm512_maskz_loadu_ps(m, op.data + n)
-                                     : _mm512_set1_ps(op.alpha));
-        break;
-      case PostOpKind::eltwise: v = eltwise(v, op); break;
-    }
-  }
-  return v;
-}
 
 /// B rows fetched ahead of use (bench: brgemm f32 M16_N256_K256_B27, sweep 0/8/16/32).
 inline constexpr std::int64_t kPrefetchRows = 16;
@@ -113,7 +84,7 @@ void tile(const BrgemmDesc& d, std::int64_t batch, const float* const* a, const 
       const __mmask16 m = j == NV - 1 ? last : __mmask16(0xffff);
       __m512 v = acc[i][j];
       if (d.accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, pc + j * 16));
-      if (has_post) v = post(d.post, v, n0 + j * 16, m);
+      if (has_post) v = kernels::avx512::apply_post_ops(d.post, v, n0 + j * 16, m);
       _mm512_mask_storeu_ps(pc + j * 16, m, v);
     }
   }

@@ -21,40 +21,12 @@
 #include <utility>
 
 #include "medkern/core/config.hpp"
+#include "medkern/kernels/post_ops_avx512.hpp"
 #include "medkern/kernels/conv/ref.hpp"
 
 MEDKERN_ISA_BEGIN(avx512)
 namespace medkern::kernels::conv {
 namespace avx512_f32 {
-
-MEDKERN_ALWAYS_INLINE __m512 eltwise(__m512 v, const PostOp& op) {
-  switch (op.alg) {
-    case Eltwise::relu: return _mm512_max_ps(v, _mm512_setzero_ps());
-    case Eltwise::leaky_relu: {
-      const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-      return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(op.alpha));
-    }
-    case Eltwise::clip:
-      return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(op.alpha)), _mm512_set1_ps(op.beta));
-    case Eltwise::linear:
-      return _mm512_fmadd_ps(v, _mm512_set1_ps(op.alpha), _mm512_set1_ps(op.beta));
-  }
-  return v;
-}
-
-/// The post-op chain on output channels [n, n + 16) (data padded to whole blocks).
-MEDKERN_ALWAYS_INLINE __m512 post(const PostOps& p, __m512 v, i64 n) {
-  for (const PostOp& op : p) {
-    switch (op.kind) {
-      case PostOpKind::bias: v = _mm512_add_ps(v, _mm512_loadu_ps(op.data + n)); break;
-      case PostOpKind::scale:
-        v = _mm512_mul_ps(v, op.data ? _mm512_loadu_ps(op.data + n) : _mm512_set1_ps(op.alpha));
-        break;
-      case PostOpKind::eltwise: v = eltwise(v, op); break;
-    }
-  }
-  return v;
-}
 
 /// MR pixels from m0 x NV channel blocks over batch elements [b0, b1).
 template <int MR, int NV>
@@ -105,7 +77,7 @@ void tile(const DirectArgs& a, i64 m0, i64 b0, i64 b1, bool first, bool last) no
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
       __m512 v = acc[i][j];
-      if (has_post) v = post(a.post, v, 16 * j);
+      if (has_post) v = kernels::avx512::apply_post_ops(a.post, v, 16 * j);
       _mm512_storeu_ps(c + j * cb + i * cp, v);
     }
 }
