@@ -356,7 +356,8 @@ TEST_CASE("im2col / col2im match their definitions and are adjoint") {
 }
 
 TEST_CASE("conv bad input: clear errors naming op, value and rule") {
-  std::vector<float> w(4 * 4 * 9, 0.f), x(1 * 4 * 5 * 5), y(1 * 4 * 5 * 5);
+  // Weights sized for the largest variant below (the primitive reads OC x IC/groups x taps).
+  std::vector<float> w(4 * 4 * 27, 0.f), x(1 * 4 * 5 * 5), y(1 * 4 * 5 * 5);
   ConvDesc d;
   d.IC = 4;
   d.OC = 4;
