@@ -5,7 +5,8 @@
 // this CPU lacks is skipped with a message. Each variant runs every value of
 // {1,15,16,17,31,33,64,100,257} in each of M, N and K (all M x N pairs, K rotating so every
 // K meets every M and N value class), batch 1..5, strides larger than the sizes, base pointers
-// misaligned by one element, zero sizes, accumulate on and off, and every post-op kind.
+// misaligned by one element, zero sizes, accumulate on and off, every post-op kind, and
+// reductions split into several passes (tall M with long K or many batch elements).
 #include <doctest/doctest.h>
 
 #include <array>
@@ -156,6 +157,44 @@ TEST_CASE("brgemm lowp: post-ops, each kind and a chain") {
           case 7: t.bias().scale_per_column().eltwise(Eltwise::clip, 0.f, 6.f); break;
         }
         t.test(v.run, v.label);
+      }
+  }
+}
+
+TEST_CASE("brgemm lowp: multi-pass reductions keep accumulate, compensation and post-ops") {
+  // Several row strips (M above the tallest tile) with long K or many batch elements split the
+  // reduction into L1-sized passes: K passes aligned to pairs (bf16) or quads (s8) with the
+  // odd tail in the last one, or a few whole batch elements per pass. C holds the partial sums
+  // between passes; accumulate, s8 compensation and post-ops must each act exactly once.
+  struct Shape {
+    std::int64_t m, n;
+  };
+  // 6x4 strips with a 16-column tail block, a partial last strip, 28x1 strips, ragged N.
+  constexpr Shape kShapes[] = {{30, 80}, {57, 80}, {64, 16}, {45, 37}};
+  for (const Variant& v : kVariants) {
+    CAPTURE(std::string(v.label));
+    if (!runnable(v)) continue;
+    const bool f32 = v.c == DType::f32;
+    const float pre = v.a == DType::bf16 ? 1.f : 1e-5f;  // integer sums near 1, as above
+    std::uint64_t seed = 900;
+    int idx = 0, failures = 0;
+    for (std::int64_t K : {95, 97, 200, 300, 389, 770})
+      for (std::int64_t batch : {1, 3, 7}) {
+        const Shape s = kShapes[idx % 4];
+        auto t = [&] {
+          return base(v).m(s.m).n(s.n).k(K).batch(batch).lda(K + 5).ldb(s.n + (idx % 2) * 3)
+              .ldc(s.n + 3).seed(seed++);
+        };
+        BrgemmTester x = t().accumulate(true), y = t();
+        if (f32) {
+          if (v.a != DType::bf16) x.scale(pre), y.scale(pre);
+          x.bias().eltwise(Eltwise::relu);
+          y.scale_per_column().eltwise(Eltwise::clip, -0.5f, 0.5f);
+        }
+        const bool ok_x = x.test(v.run, v.label), ok_y = y.test(v.run, v.label);
+        const bool ok = ok_x && ok_y;
+        ++idx;
+        if (!ok && ++failures > 3) break;
       }
   }
 }

@@ -1,31 +1,36 @@
 // medkern/kernels/brgemm/avx512_vnni.hpp — u8|s8 A x s8 B (quad-packed) -> s32|f32 C with
 // vpdpbusd (AVX512-VNNI), s32 accumulation.
 //
-// Register plan: an MR x NV block of zmm s32 accumulators (NV vectors of 16 columns), one zmm
-// per B vector of the current quad row, one zmm for the broadcast A dword:
-//   NV=4: MR=6 (24 acc + 4 B + 1 A), NV=3: MR=8, NV=2: MR=12, NV=1: MR=24  (<= 29 of 32 zmm).
-// Per K quad: NV B loads + MR A broadcasts (load port only) feed MR*NV vpdpbusd, so 6x4 does 24
-// dot instructions per 10 loads: bound by the two vector ports, not by loads. The batch loop is
-// inside the micro-kernel, so accumulators stay in registers across the whole reduction.
-// s8 A: vpdpbusd needs an unsigned first operand, so A is flipped to u8 (a ^ 0x80 == a + 128)
+// Register plan: an MR x NV tile of zmm s32 accumulators (NV vectors of 16 columns), NV B
+// vectors of the current quad row and one broadcast A dword: 6x4 (24 acc), 8x3, 14x2, 28x1 --
+// at most 31 of the 32 zmm (kMaxMr). vpdpbusd issues 2/cycle with 5 cycles of latency, so a
+// tile needs >= 10 chains. Per quad: NV B loads + MR broadcasts feed MR*NV dots.
+// Driver (drive(), shared with the bf16 kernel): small M takes the tallest tile of >= 2
+// vectors that covers every row in one strip, so B streams through once (1-vector tiles only
+// when N <= 16: at one broadcast per dot they top out near 88%); with several strips the
+// reduction runs in passes whose B slice (24 KiB) stays in L1 while every strip uses it, and C
+// holds the partial sums in between (store_s32_pass). A rows are addressed in groups of four
+// from one base pointer ([base], [base+L], [base+2L], [base+3L]), so a 28-row tile keeps 7
+// pointers in registers. B quad rows are prefetched 16 rows ahead.
+// s8 A: vpdpbusd needs an unsigned first operand, so A is flipped to u8 (a + 128 == a ^ 0x80)
 // while being staged in 256-byte K chunks through a stack buffer (one vector op per 64 bytes
-// instead of one per broadcast, which cost ~20% of the dot slots), and desc.b_compensation[n]
-// (= 128 * sum_k B[k][n]) is subtracted at the end. u8 A reads A directly.
-// Tails: M tails call the micro-kernel instantiated for the remaining row count (function
-// tables indexed by MR); N tails mask the last B vector (maskz loads, never past the buffer)
-// and the last C vector; a K tail (K % 4 != 0) builds the last A dword from the 1-3 valid bytes
-// and zeros (u8) or zero-pads the staged chunk (s8), so no byte past a row is read (B's
-// padding is zero by the packing contract).
-// Epilogue (in registers): - compensation, then s32 C: + C if accumulate (wrapping, exact);
-// f32 C: convert, + C if accumulate, post-ops, masked stores.
+// instead of one per broadcast), and desc.b_compensation[n] (= 128 * sum_k B[k][n]) is
+// subtracted on the last pass. u8 A reads A in place.
+// Tails: M by tables of tiles indexed by MR; N by a mask on the last B vector (maskz loads,
+// only in blocks with a tail) and the last C vector; a K tail (K % 4 != 0, last pass only)
+// builds the last A dword from the 1-3 valid bytes and zeros (u8) or zero-pads the staged
+// chunk (s8), so no byte past a row is read (B's padding is zero by the packing contract).
+// Epilogue (in registers), last pass: - compensation, then s32 C: + C if accumulate (wrapping,
+// exact); f32 C: convert, + C if accumulate, post-ops, masked stores.
 //
-// This file also holds the AVX-512 epilogue helpers that the bf16 and AMX kernels reuse
-// (namespace detail_lowp): they are compiled for the avx512_vnni region, a subset of those
-// kernels' targets, so GCC inlines them there.
+// This file also holds the AVX-512 epilogue helpers and the driver that the bf16 and AMX
+// kernels reuse (namespace detail_lowp): they are compiled for the avx512_vnni region, a
+// subset of those kernels' targets, so GCC inlines them there.
 #pragma once
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -71,7 +76,7 @@ MEDKERN_ALWAYS_INLINE void post_ops_f32(const PostOps& post, __m512 (&acc)[MR][N
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) {
           const __m512 b = _mm512_maskz_loadu_ps(vmask<NV>(v, last), op.data + n0 + 16 * v);
-#pragma GCC unroll 24
+#pragma GCC unroll 28
           for (int i = 0; i < MR; ++i) acc[i][v] = _mm512_add_ps(acc[i][v], b);
         }
         break;
@@ -81,7 +86,7 @@ MEDKERN_ALWAYS_INLINE void post_ops_f32(const PostOps& post, __m512 (&acc)[MR][N
           const __m512 s = op.data
                                ? _mm512_maskz_loadu_ps(vmask<NV>(v, last), op.data + n0 + 16 * v)
                                : _mm512_set1_ps(op.alpha);
-#pragma GCC unroll 24
+#pragma GCC unroll 28
           for (int i = 0; i < MR; ++i) acc[i][v] = _mm512_mul_ps(acc[i][v], s);
         }
         break;
@@ -90,13 +95,13 @@ MEDKERN_ALWAYS_INLINE void post_ops_f32(const PostOps& post, __m512 (&acc)[MR][N
         const __m512 z = _mm512_setzero_ps();
         switch (op.alg) {
           case Eltwise::relu:  // max(x, 0): maxps returns 0 for NaN x, as the ref's x > 0 test
-#pragma GCC unroll 24
+#pragma GCC unroll 28
             for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
               for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_max_ps(acc[i][v], z);
             break;
           case Eltwise::leaky_relu:  // x < 0 ? alpha*x : x (NaN stays NaN, as in the ref)
-#pragma GCC unroll 24
+#pragma GCC unroll 28
             for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
               for (int v = 0; v < NV; ++v) {
@@ -105,14 +110,14 @@ MEDKERN_ALWAYS_INLINE void post_ops_f32(const PostOps& post, __m512 (&acc)[MR][N
               }
             break;
           case Eltwise::clip:  // min(max(x, alpha), beta); NaN x gives clip(alpha) like fmax
-#pragma GCC unroll 24
+#pragma GCC unroll 28
             for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
               for (int v = 0; v < NV; ++v)
                 acc[i][v] = _mm512_min_ps(_mm512_max_ps(acc[i][v], al), be);
             break;
           case Eltwise::linear:
-#pragma GCC unroll 24
+#pragma GCC unroll 28
             for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
               for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(acc[i][v], al, be);
@@ -124,146 +129,298 @@ MEDKERN_ALWAYS_INLINE void post_ops_f32(const PostOps& post, __m512 (&acc)[MR][N
   }
 }
 
-/// Final f32 stage: + C when accumulating, post-ops, masked stores. c = &C[m0][n0].
+/// What one tile call does with C: the K range it reduces and where it starts and ends.
+/// A reduction split into passes leaves partial sums in C between them (see store_s32_pass).
+struct Pass {
+  i64 k0, k1;  ///< K values [k0, k1) of every batch element; k0 is a multiple of the K group
+  bool first;  ///< start from (accumulate ? C : 0); otherwise from the partial sums in C
+  bool last;   ///< finish: s8 compensation, conversion, post-ops
+};
+
+/// The f32 epilogue of one pass: + C when `load_c`, the post-ops when `post`, masked stores.
+/// c = &C[m0][n0].
 template <int MR, int NV>
-MEDKERN_ALWAYS_INLINE void store_f32(const BrgemmDesc& d, __m512 (&acc)[MR][NV], float* c,
-                                     i64 n0, __mmask16 last) noexcept {
+MEDKERN_ALWAYS_INLINE void store_f32_pass(const BrgemmDesc& d, __m512 (&acc)[MR][NV], float* c,
+                                          i64 n0, __mmask16 last, bool load_c,
+                                          bool post) noexcept {
   const i64 ldc = d.ldc;
-  if (d.accumulate) {
-#pragma GCC unroll 24
+  if (load_c) {
+#pragma GCC unroll 28
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v)
         acc[i][v] = _mm512_add_ps(acc[i][v],
                                   _mm512_maskz_loadu_ps(vmask<NV>(v, last), c + i * ldc + 16 * v));
   }
-  if (!d.post.empty()) post_ops_f32<MR, NV>(d.post, acc, n0, last);
-#pragma GCC unroll 24
+  if (post && !d.post.empty()) post_ops_f32<MR, NV>(d.post, acc, n0, last);
+#pragma GCC unroll 28
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
       _mm512_mask_storeu_ps(c + i * ldc + 16 * v, vmask<NV>(v, last), acc[i][v]);
 }
 
-/// Final s32 stage: - comp[n] when comp is not null (s8 A fed as u8), then s32 C (exact,
-/// + C when accumulating) or f32 C (converted, then store_f32). c = &C[m0][n0] of C's dtype.
+/// Final f32 stage of a whole reduction: + C when accumulating, post-ops, masked stores.
 template <int MR, int NV>
-MEDKERN_ALWAYS_INLINE void store_s32(const BrgemmDesc& d, __m512i (&acc)[MR][NV], void* c, i64 n0,
-                                     __mmask16 last, const std::int32_t* comp_base) noexcept {
-  if (comp_base != nullptr) {
+MEDKERN_ALWAYS_INLINE void store_f32(const BrgemmDesc& d, __m512 (&acc)[MR][NV], float* c,
+                                     i64 n0, __mmask16 last) noexcept {
+  store_f32_pass<MR, NV>(d, acc, c, n0, last, d.accumulate, true);
+}
+
+/// The s32 epilogue of one pass; c = &C[m0][n0] of C's dtype (both are 4 bytes).
+/// Between passes C holds s32 partial sums (their bits, for an f32 C), so a split reduction
+/// is exactly the unsplit one -- except for f32 C with accumulate, whose prior C must survive
+/// until the end: there each pass converts its sum and adds it to C in f32 (exact while the
+/// partial sums stay below 2^24). The last pass subtracts comp[n] (s8 A fed as u8) when
+/// comp_base is not null, then stores s32 (wrapping) or converts and runs the post-ops.
+template <int MR, int NV>
+MEDKERN_ALWAYS_INLINE void store_s32_pass(const BrgemmDesc& d, __m512i (&acc)[MR][NV], void* c,
+                                          i64 n0, __mmask16 last, const std::int32_t* comp_base,
+                                          Pass p) noexcept {
+  if (p.last && comp_base != nullptr) {
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       const __m512i comp =
           _mm512_maskz_loadu_epi32(vmask<NV>(v, last), comp_base + n0 + 16 * v);
-#pragma GCC unroll 24
+#pragma GCC unroll 28
       for (int i = 0; i < MR; ++i) acc[i][v] = _mm512_sub_epi32(acc[i][v], comp);
     }
   }
   const i64 ldc = d.ldc;
-  if (d.c_type == DType::s32) {
+  const bool f32_partials = d.c_type == DType::f32 && d.accumulate;
+  if (!f32_partials) {
     auto* ci = static_cast<std::int32_t*>(c);
-#pragma GCC unroll 24
-    for (int i = 0; i < MR; ++i)
+    const bool load_c = d.accumulate || !p.first;  // for f32 C: only our own partial sums
+    const bool to_f32 = d.c_type == DType::f32 && p.last;
+    if (load_c || !to_f32) {
+#pragma GCC unroll 28
+      for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
-        const __mmask16 m = vmask<NV>(v, last);
-        __m512i r = acc[i][v];
-        if (d.accumulate)
-          r = _mm512_add_epi32(r, _mm512_maskz_loadu_epi32(m, ci + i * ldc + 16 * v));
-        _mm512_mask_storeu_epi32(ci + i * ldc + 16 * v, m, r);
-      }
-    return;
+        for (int v = 0; v < NV; ++v) {
+          const __mmask16 m = vmask<NV>(v, last);
+          if (load_c)
+            acc[i][v] = _mm512_add_epi32(acc[i][v],
+                                         _mm512_maskz_loadu_epi32(m, ci + i * ldc + 16 * v));
+          if (!to_f32) _mm512_mask_storeu_epi32(ci + i * ldc + 16 * v, m, acc[i][v]);
+        }
+    }
+    if (!to_f32) return;
   }
   __m512 f[MR][NV];
-#pragma GCC unroll 24
+#pragma GCC unroll 28
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) f[i][v] = _mm512_cvtepi32_ps(acc[i][v]);
-  store_f32<MR, NV>(d, f, static_cast<float*>(c), n0, last);
+  store_f32_pass<MR, NV>(d, f, static_cast<float*>(c), n0, last, f32_partials, p.last);
 }
 
-// ---- the VNNI micro-kernel ----------------------------------------------------------------
+/// Final s32 stage of a whole reduction: - comp[n] when comp_base is not null (s8 A fed as
+/// u8), then s32 C (exact, + C when accumulating) or f32 C (converted, then store_f32).
+template <int MR, int NV>
+MEDKERN_ALWAYS_INLINE void store_s32(const BrgemmDesc& d, __m512i (&acc)[MR][NV], void* c, i64 n0,
+                                     __mmask16 last, const std::int32_t* comp_base) noexcept {
+  store_s32_pass<MR, NV>(d, acc, c, n0, last, comp_base, Pass{0, d.K, true, true});
+}
+
+// ---- the driver shared by the bf16 and VNNI tiles ------------------------------------------
+
+/// One MR x 16*NV tile of C at (m0, n0) over batch elements [0, batch) of a/b and the K range
+/// of `p`; `last` masks the final B and C vector.
+using TileFn = void (*)(const BrgemmDesc&, i64 batch, const void* const* a, const void* const* b,
+                        void* c, i64 m0, i64 n0, __mmask16 last, Pass p) noexcept;
+
+/// Largest MR per NV: MR*NV accumulators + NV B vectors + 1 broadcast A dword <= 32 zmm, and
+/// enough independent dot chains (vpdpbusd issues 2/cycle with 5 cycles of latency: >= 10).
+inline constexpr int kMaxMr[5] = {0, 28, 14, 8, 6};
+
+/// Column vectors per tile for M rows: the tallest tile of at least `min_nv` vectors that
+/// covers every row in one strip when M is small (B streams through the core once);
+/// otherwise 6x4, whose B reuse across strips is served from L1 by the K passes of drive().
+/// VNNI takes min_nv = 2: its 1-vector tiles spend one broadcast per dot and reach ~88% of
+/// peak against ~92-99% for 14x2 and 6x4 strips (bench: vnni M28_N128_K128_B9,
+/// M16_N256_K4608_B1); bf16, at half the dot rate, keeps 28x1.
+inline int tile_nv(i64 M, int min_nv) noexcept {
+  for (int nv = 4; nv >= min_nv; --nv)
+    if (M <= kMaxMr[nv]) return nv;
+  return 4;
+}
+
+/// B rows (packed K groups: pairs, quads) fetched ahead of use; a packed row of 16 columns is
+/// one 64-byte line, as in f32. Sweep 0/16/32 (bench: brgemm bf16|vnni M16_N256_K256_B27,
+/// M16_N256_K4608_B1): 16 lifts the streamed-B shapes (bf16 63% -> 100%, vnni 72% -> 83%)
+/// and is neutral elsewhere; 32 is worse. Near the end of a short B the prefetches run into
+/// the next batch element's B when the matrices are adjacent; skipping them measured worse.
+inline constexpr i64 kPrefetchRows = 16;
+
+/// B bytes of one column block kept in L1 across the strips of a pass (half of a 48 KiB L1d).
+inline constexpr i64 kPassBytes = 24 * 1024;
+
+/// Address of A row i of a tile whose rows are addressed in groups of four from one base
+/// pointer each: [base], [base + L], [base + 2L], [base + 3L] (L = lda in bytes, L3 = 3L), so
+/// two index registers serve every group and a 28-row tile needs 7 pointers, not 28.
+MEDKERN_ALWAYS_INLINE const char* a_row(const char* const* base, int i, i64 L, i64 L3) noexcept {
+  const char* r = base[i / 4];
+  return i % 4 == 0 ? r : i % 4 == 1 ? r + L : i % 4 == 2 ? r + 2 * L : r + L3;
+}
+
+/// Runs the tiles over C: column blocks of 16*NV (NV from tile_nv(M, min_nv), fewer for
+/// a narrow N), strips of kMaxMr[NV] rows (then one tail tile), and -- with several strips --
+/// the reduction in L1-sized passes aligned to the K group `kg` (2 bf16, 4 s8).
+/// tables[nv][mr - 1] is the MR x NV tile.
+inline void drive(const BrgemmDesc& d, i64 batch, const void* const* a, const void* const* b,
+                  void* c, const TileFn* const* tables, i64 kg, int min_nv) noexcept {
+  if (d.K == 0) batch = 0;  // nothing to reduce: C = post(accumulate ? C : 0)
+  const i64 groups = (d.K + kg - 1) / kg;  // packed B rows per batch element
+  const int nv_main = std::min<int>(tile_nv(d.M, min_nv), int((d.N + 15) / 16));
+  const i64 n_block = 16 * nv_main;
+  for (i64 n0 = 0; n0 < d.N; n0 += n_block) {
+    const i64 nrem = std::min(d.N - n0, n_block);
+    const int nv = int((nrem + 15) / 16);
+    const __mmask16 last = tail_mask16(nrem - 16 * (nv - 1));
+    const int mr_max = kMaxMr[nv];
+    const TileFn* tab = tables[nv];
+    auto run_strips = [&](i64 bb, i64 nb, Pass p) {
+      i64 m0 = 0;
+      for (; m0 + mr_max <= d.M; m0 += mr_max)
+        tab[mr_max - 1](d, nb, a + bb, b + bb, c, m0, n0, last, p);
+      if (m0 < d.M) tab[d.M - m0 - 1](d, nb, a + bb, b + bb, c, m0, n0, last, p);
+    };
+    if (d.M <= mr_max || batch == 0) {
+      run_strips(0, batch, Pass{0, d.K, true, true});
+      continue;
+    }
+    // Several strips share each B row: split the reduction into passes whose B slice fits
+    // L1, so strips after the first read it from L1. C holds the partial sums in between.
+    const i64 rows = std::max<i64>(8, kPassBytes / (64 * nv));
+    if (groups >= rows) {
+      const i64 passes = (groups + rows - 1) / rows;
+      const i64 step = (groups + passes - 1) / passes * kg;  // a whole number of K groups
+      for (i64 bi = 0; bi < batch; ++bi)
+        for (i64 k0 = 0; k0 < d.K; k0 += step) {
+          const i64 k1 = std::min(d.K, k0 + step);
+          run_strips(bi, 1, Pass{k0, k1, bi == 0 && k0 == 0, bi == batch - 1 && k1 == d.K});
+        }
+    } else {
+      const i64 per = rows / groups;  // whole batch elements per pass
+      for (i64 b0 = 0; b0 < batch; b0 += per) {
+        const i64 nb = std::min(per, batch - b0);
+        run_strips(b0, nb, Pass{0, d.K, b0 == 0, b0 + nb == batch});
+      }
+    }
+  }
+}
+
+// ---- the VNNI tile --------------------------------------------------------------------------
 
 /// The last, partial A dword of a row: `r` (1..3) valid bytes, zeros above; never reads past.
-MEDKERN_ALWAYS_INLINE std::uint32_t load_partial_u32(const std::uint8_t* p, i64 r) noexcept {
-  std::uint32_t w = p[0];
-  if (r > 1) w |= std::uint32_t(p[1]) << 8;
-  if (r > 2) w |= std::uint32_t(p[2]) << 16;
+MEDKERN_ALWAYS_INLINE std::uint32_t load_partial_u32(const char* p, i64 r) noexcept {
+  const auto* q = reinterpret_cast<const std::uint8_t*>(p);
+  std::uint32_t w = q[0];
+  if (r > 1) w |= std::uint32_t(q[1]) << 8;
+  if (r > 2) w |= std::uint32_t(q[2]) << 16;
   return w;
 }
 
-/// acc += A[0:MR, 0:4*nq) * B[0:4*nq, 0:16*NV) for nq full quads; A rows `lda` bytes apart
-/// (u8 bytes), B quad rows `ldb4` bytes apart. Returns B advanced past the consumed quads.
-template <int MR, int NV>
-MEDKERN_ALWAYS_INLINE const std::int8_t* vnni_quads(__m512i (&acc)[MR][NV], const std::uint8_t* A,
-                                                    i64 lda, const std::int8_t* B, i64 ldb4,
-                                                    i64 nq, __mmask16 last) noexcept {
+/// acc += A[0:MR, quads) * B[quads, 0:16*NV) for nq quads. A rows from a_row(base, i, L, L3)
+/// (u8 bytes), advanced by 4 per quad; B quad rows `ldb4` bytes apart. Advances base and pb.
+/// kMasked: the last B vector is loaded under `last` (a column block with an N tail); a
+/// masked load costs ~5-10% on 1-vector tiles, so full blocks use plain loads.
+template <int MR, int NV, bool kMasked>
+MEDKERN_ALWAYS_INLINE void vnni_quads(__m512i (&acc)[MR][NV], const char* (&base)[(MR + 3) / 4],
+                                      i64 L, i64 L3, const char*& pb, i64 ldb4, i64 nq,
+                                      __mmask16 last) noexcept {
+  const char* MEDKERN_RESTRICT B = pb;
   for (i64 q = 0; q < nq; ++q) {
+    // Quad rows are ldb4 apart: too far for the L1 streamer, so fetch kPrefetchRows ahead.
+    if constexpr (kPrefetchRows > 0) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) _mm_prefetch(B + kPrefetchRows * ldb4 + 64 * v, _MM_HINT_T0);
+    }
     __m512i bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
-      bv[v] = v == NV - 1 ? _mm512_maskz_loadu_epi32(last, B + 64 * v)
-                          : _mm512_loadu_si512(B + 64 * v);
-#pragma GCC unroll 24
+      bv[v] = kMasked && v == NV - 1 ? _mm512_maskz_loadu_epi32(last, B + 64 * v)
+                                     : _mm512_loadu_si512(B + 64 * v);
+#pragma GCC unroll 28
     for (int i = 0; i < MR; ++i) {
-      const __m512i av = _mm512_set1_epi32(int(load_u32(A + i * lda + 4 * q)));
+      const __m512i av = _mm512_set1_epi32(int(load_u32(a_row(base, i, L, L3))));
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_dpbusd_epi32(acc[i][v], av, bv[v]);
     }
+#pragma GCC unroll 7
+    for (int g = 0; g < (MR + 3) / 4; ++g) base[g] += 4;
     B += ldb4;
   }
-  return B;
+  pb = B;
 }
 
 /// s8 A is staged through a stack buffer in chunks of kS8Chunk K values, flipped to u8
 /// (a ^ 0x80 == a + 128) once per element instead of once per broadcast per quad: flipping
-/// the broadcast would spend a vector-port op per row per quad (~20% of the dot slots at 6x4),
-/// the staging copy spends one per 64 bytes. Chunk 256 keeps the 24-row buffer at 6 KB.
+/// the broadcast would spend a vector-port op per row per quad (~20% of the dot slots at 6x4,
+/// all of them at 28x1), the staging copy spends one per 64 bytes. Chunk 256 keeps the 28-row
+/// buffer at 7 KB.
 inline constexpr i64 kS8Chunk = 256;
 
-/// C[m0:m0+MR, n0:n0+16*NV) over the whole batch; `last` masks the final B and C vector.
+/// The VNNI tile: u8 A (kS8A = false, read in place) or s8 A (staged as u8, compensated).
 template <int MR, int NV, bool kS8A>
-void vnni_block(const BrgemmDesc& d, i64 batch, const void* const* a, const void* const* b,
-                i64 m0, i64 n0, __mmask16 last, void* c) noexcept {
+void vnni_tile(const BrgemmDesc& d, i64 batch, const void* const* a, const void* const* b,
+               void* c, i64 m0, i64 n0, __mmask16 last, Pass p) noexcept {
   __m512i acc[MR][NV];
-#pragma GCC unroll 24
+#pragma GCC unroll 28
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_si512();
 
+  constexpr int kGroups = (MR + 3) / 4;
   const i64 lda = d.lda, ldb4 = d.ldb * 4;  // B quad row stride in bytes
-  const i64 kq = d.K / 4, kr = d.K % 4;
-
+  const i64 len = p.k1 - p.k0;
+  const bool full = last == __mmask16(0xffff);  // no N tail: plain B loads (see vnni_quads)
   for (i64 ib = 0; ib < batch; ++ib) {
-    const auto* A = static_cast<const std::uint8_t*>(a[ib]) + m0 * lda;
-    const auto* B = static_cast<const std::int8_t*>(b[ib]) + n0 * 4;
+    const char* A = static_cast<const char*>(a[ib]) + m0 * lda + p.k0;
+    const char* B = static_cast<const char*>(b[ib]) + (p.k0 / 4) * ldb4 + n0 * 4;
+    const char* base[kGroups];
     if constexpr (kS8A) {
-      alignas(64) std::uint8_t buf[MR][kS8Chunk];
+      alignas(64) char buf[MR][kS8Chunk];
       const __m512i flip = _mm512_set1_epi8(char(0x80));
-      for (i64 k0 = 0; k0 < d.K; k0 += kS8Chunk) {
-        const i64 len = d.K - k0 < kS8Chunk ? d.K - k0 : kS8Chunk;
-        for (int i = 0; i < MR; ++i)
-          for (i64 j = 0; j < len; j += 64) {
-            // Masked load: never past the row. The padding of the last quad stays zero
-            // (maskz_mov after the flip), matching B's zero padding.
-            const i64 r = len - j;
-            const __mmask64 m = r >= 64 ? ~__mmask64(0) : (__mmask64(1) << r) - 1;
-            const __m512i x = _mm512_maskz_loadu_epi8(m, A + i * lda + k0 + j);
-            _mm512_store_si512(&buf[i][j], _mm512_maskz_mov_epi8(m, _mm512_xor_si512(x, flip)));
-          }
-        B = vnni_quads<MR, NV>(acc, &buf[0][0], kS8Chunk, B, ldb4, (len + 3) / 4, last);
+      for (i64 k0 = 0; k0 < len; k0 += kS8Chunk) {
+        const i64 n = len - k0 < kS8Chunk ? len - k0 : kS8Chunk;
+        for (i64 j = 0; j < n; j += 64) {
+          // Masked load: never past the row. The padding of the last quad stays zero
+          // (maskz_add: a + 128 == a ^ 0x80 in the lanes of m, zero above), as B's padding.
+          const i64 r = n - j;
+          const __mmask64 m = r >= 64 ? ~__mmask64(0) : (__mmask64(1) << r) - 1;
+          const char* src = A + k0 + j;
+#pragma GCC unroll 28
+          for (int i = 0; i < MR; ++i)
+            _mm512_store_si512(&buf[i][j], _mm512_maskz_add_epi8(
+                                               m, _mm512_maskz_loadu_epi8(m, src + i * lda), flip));
+        }
+#pragma GCC unroll 7
+        for (int g = 0; g < kGroups; ++g) base[g] = &buf[4 * g][0];
+        const i64 nq = (n + 3) / 4;
+        if (full)
+          vnni_quads<MR, NV, false>(acc, base, kS8Chunk, 3 * kS8Chunk, B, ldb4, nq, last);
+        else
+          vnni_quads<MR, NV, true>(acc, base, kS8Chunk, 3 * kS8Chunk, B, ldb4, nq, last);
       }
     } else {
-      B = vnni_quads<MR, NV>(acc, A, lda, B, ldb4, kq, last);
-      if (kr != 0) {
-        // The last, partial quad: the 1-3 valid bytes and zeros, never reading past the row.
+      const i64 L = lda, L3 = 3 * lda;
+#pragma GCC unroll 7
+      for (int g = 0; g < kGroups; ++g) base[g] = A + 4 * g * L;
+      if (full)
+        vnni_quads<MR, NV, false>(acc, base, L, L3, B, ldb4, len / 4, last);
+      else
+        vnni_quads<MR, NV, true>(acc, base, L, L3, B, ldb4, len / 4, last);
+      if (const i64 kr = len % 4; kr != 0) {
+        // The last, partial quad (k1 == K): the 1-3 valid bytes and zeros, never reading past
+        // the row; B's padding is zero by the packing contract.
         __m512i bv[NV];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v)
           bv[v] = _mm512_maskz_loadu_epi32(vmask<NV>(v, last), B + 64 * v);
-#pragma GCC unroll 24
+#pragma GCC unroll 28
         for (int i = 0; i < MR; ++i) {
-          const __m512i av = _mm512_set1_epi32(int(load_partial_u32(A + i * lda + 4 * kq, kr)));
+          const __m512i av = _mm512_set1_epi32(int(load_partial_u32(a_row(base, i, L, L3), kr)));
 #pragma GCC unroll 4
           for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_dpbusd_epi32(acc[i][v], av, bv[v]);
         }
@@ -271,42 +428,25 @@ void vnni_block(const BrgemmDesc& d, i64 batch, const void* const* a, const void
     }
   }
   // s32 and f32 C elements are both 4 bytes, so one offset serves either C type.
-  store_s32<MR, NV>(d, acc, static_cast<std::int32_t*>(c) + m0 * d.ldc + n0, n0, last,
-                    kS8A ? d.b_compensation : nullptr);
+  store_s32_pass<MR, NV>(d, acc, static_cast<std::int32_t*>(c) + m0 * d.ldc + n0, n0, last,
+                         kS8A ? d.b_compensation : nullptr, p);
 }
-
-using BlockFn = void (*)(const BrgemmDesc&, i64, const void* const*, const void* const*, i64, i64,
-                         __mmask16, void*) noexcept;
-
-/// Rows per micro-tile for NV vectors (accumulators MR*NV <= 24 of the 32 zmm registers).
-inline constexpr int kMrForNv[5] = {0, 24, 12, 8, 6};
 
 template <int NV, bool kS8A, int... I>
 constexpr auto vnni_table(std::integer_sequence<int, I...>) {
-  return std::array<BlockFn, sizeof...(I)>{&vnni_block<I + 1, NV, kS8A>...};
+  return std::array<TileFn, sizeof...(I)>{&vnni_tile<I + 1, NV, kS8A>...};
 }
 
 template <bool kS8A>
 void vnni_run(const BrgemmDesc& d, i64 batch, const void* const* a, const void* const* b,
               void* c) noexcept {
-  static constexpr auto t1 = vnni_table<1, kS8A>(std::make_integer_sequence<int, kMrForNv[1]>{});
-  static constexpr auto t2 = vnni_table<2, kS8A>(std::make_integer_sequence<int, kMrForNv[2]>{});
-  static constexpr auto t3 = vnni_table<3, kS8A>(std::make_integer_sequence<int, kMrForNv[3]>{});
-  static constexpr auto t4 = vnni_table<4, kS8A>(std::make_integer_sequence<int, kMrForNv[4]>{});
-  static constexpr const BlockFn* tables[5] = {nullptr, t1.data(), t2.data(), t3.data(),
-                                               t4.data()};
-  // N outer, M inner: the B panel (K x 64 columns) is reused from L1/L2 across the M blocks.
-  for (i64 n0 = 0; n0 < d.N; n0 += 64) {
-    const i64 nr = d.N - n0 < 64 ? d.N - n0 : 64;
-    const int nv = int((nr + 15) / 16);
-    const __mmask16 last = tail_mask16(nr - 16 * (nv - 1));
-    const int mr = kMrForNv[nv];
-    const BlockFn* tab = tables[nv];
-    for (i64 m0 = 0; m0 < d.M; m0 += mr) {
-      const i64 rows = d.M - m0 < mr ? d.M - m0 : mr;
-      tab[rows - 1](d, batch, a, b, m0, n0, last, c);
-    }
-  }
+  static constexpr auto t1 = vnni_table<1, kS8A>(std::make_integer_sequence<int, kMaxMr[1]>{});
+  static constexpr auto t2 = vnni_table<2, kS8A>(std::make_integer_sequence<int, kMaxMr[2]>{});
+  static constexpr auto t3 = vnni_table<3, kS8A>(std::make_integer_sequence<int, kMaxMr[3]>{});
+  static constexpr auto t4 = vnni_table<4, kS8A>(std::make_integer_sequence<int, kMaxMr[4]>{});
+  static constexpr const TileFn* tables[5] = {nullptr, t1.data(), t2.data(), t3.data(),
+                                              t4.data()};
+  drive(d, batch, a, b, c, tables, 4, 2);
 }
 
 }  // namespace detail_lowp
