@@ -55,39 +55,44 @@ class PackedB {
   PackedB(const TB* src, std::int64_t ldb, std::int64_t K, std::int64_t N) : K_(K), N_(N) {
     if (K < 0 || N < 0) medkern::detail::throw_shape("pack_b: sizes K=", K, ", N=", N, " must be non-negative");
     if (ldb < N) medkern::detail::throw_shape("pack_b: ldb ", ldb, " must be >= N ", N);
-    panels_ = (N + kPanel - 1) / kPanel;
-    panel_elems_ = kb::packed_b_elems(kType, K, kPanel);
+    // A narrow B (N < 64) gets panels only as wide as it needs, in whole vectors, so no
+    // bandwidth goes to padding columns (bench: gemm_f32 13824x864x32).
+    width_ = std::min(kPanel, std::max<std::int64_t>(16, (N + 15) / 16 * 16));
+    panels_ = (N + width_ - 1) / width_;
+    panel_elems_ = kb::packed_b_elems(kType, K, width_);
     data_.allocate(medkern::detail::checked_mul(panels_, panel_elems_, "pack_b"));
     parallel_tasks(panels_, [&](std::int64_t p) {
-      const std::int64_t n0 = p * kPanel, n = std::min(kPanel, N - n0);
-      kb::pack_b(src + n0, ldb, K, n, kPanel, data_.data() + p * panel_elems_);
+      const std::int64_t n0 = p * width_, n = std::min(width_, N - n0);
+      kb::pack_b(src + n0, ldb, K, n, width_, data_.data() + p * panel_elems_);
     });
   }
 
   std::int64_t K() const noexcept { return K_; }
   std::int64_t N() const noexcept { return N_; }
   std::int64_t panels() const noexcept { return panels_; }
+  /// Columns per panel (the packed ldb): kPanel, or less for a narrow B.
+  std::int64_t width() const noexcept { return width_; }
   /// Panel p, positioned at K row k (k a multiple of the dtype's K group).
   const TB* panel(std::int64_t p, std::int64_t k) const noexcept {
-    return data_.data() + p * panel_elems_ + (k / kb::k_group(kType)) * kPanel * kb::k_group(kType);
+    return data_.data() + p * panel_elems_ + (k / kb::k_group(kType)) * width_ * kb::k_group(kType);
   }
   std::int64_t bytes() const noexcept { return data_.size() * std::int64_t(sizeof(TB)); }
 
  private:
-  std::int64_t K_ = 0, N_ = 0, panels_ = 0, panel_elems_ = 0;
+  std::int64_t K_ = 0, N_ = 0, width_ = kPanel, panels_ = 0, panel_elems_ = 0;
   AlignedBuffer<TB> data_;
 };
 
 namespace detail {
 
 template <class TA, class TB, class TC>
-kb::BrgemmDesc gemm_desc(std::int64_t lda, std::int64_t ldc) {
+kb::BrgemmDesc gemm_desc(std::int64_t lda, std::int64_t ldb, std::int64_t ldc) {
   kb::BrgemmDesc d;
   d.a_type = dtype_of<TA>::value;
   d.b_type = dtype_of<TB>::value;
   d.c_type = dtype_of<TC>::value;
   d.lda = lda;
-  d.ldb = kPanel;
+  d.ldb = ldb;
   d.ldc = ldc;
   return d;
 }
@@ -102,7 +107,7 @@ void gemm(std::int64_t M, const TA* a, std::int64_t lda, const PackedB<TB>& b, T
   if (M < 0) medkern::detail::throw_shape("gemm: M ", M, " must be non-negative");
   if (lda < K) medkern::detail::throw_shape("gemm: lda ", lda, " must be >= K ", K);
   if (ldc < N) medkern::detail::throw_shape("gemm: ldc ", ldc, " must be >= N ", N);
-  kb::BrgemmDesc proto = detail::gemm_desc<TA, TB, TC>(lda, ldc);
+  kb::BrgemmDesc proto = detail::gemm_desc<TA, TB, TC>(lda, b.width(), ldc);
   proto.post = post;
   const kb::BrgemmRow* row = select(kb::kRegistry, proto, active_isa());
   if (row == nullptr)
@@ -123,7 +128,7 @@ void gemm(std::int64_t M, const TA* a, std::int64_t lda, const PackedB<TB>& b, T
   // of its range against one group before moving on, so B is read from memory once per
   // group range and A once per group instead of once per panel.
   const std::int64_t panel_bytes =
-      std::max<std::int64_t>(1, std::min(K, kc) * kPanel * std::int64_t(sizeof(TB)));
+      std::max<std::int64_t>(1, std::min(K, kc) * b.width() * std::int64_t(sizeof(TB)));
   const std::int64_t group =
       std::clamp<std::int64_t>(cache_bytes(2, 1 << 20) / 2 / panel_bytes, 1, b.panels());
   const std::int64_t groups = (b.panels() + group - 1) / group;
@@ -133,9 +138,9 @@ void gemm(std::int64_t M, const TA* a, std::int64_t lda, const PackedB<TB>& b, T
     for (std::int64_t g = g0; g < g1; ++g)
       for (std::int64_t mb = i0; mb < i1; ++mb)
         for (std::int64_t p = g * group; p < std::min(b.panels(), (g + 1) * group); ++p) {
-          const std::int64_t m0 = mb * kMc, n0 = p * kPanel;
+          const std::int64_t m0 = mb * kMc, n0 = p * b.width();
           d.M = std::min(kMc, M - m0);
-          d.N = std::min(kPanel, N - n0);
+          d.N = std::min(b.width(), N - n0);
           for (std::int64_t kk = 0; kk < k_chunks; ++kk) {
             const std::int64_t k0 = kk * kc;
             d.K = std::min(kc, K - k0);
