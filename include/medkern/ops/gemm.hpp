@@ -51,8 +51,11 @@ class PackedB {
   static constexpr DType kType = dtype_of<TB>::value;
 
   PackedB() = default;
-  /// Packs row-major src[K][ldb] (columns [0, N)).
-  PackedB(const TB* src, std::int64_t ldb, std::int64_t K, std::int64_t N) : K_(K), N_(N) {
+  /// Packs row-major src[K][ldb] (columns [0, N)). `storage` is reused when it is large
+  /// enough (see release()), so repeated packing skips the allocation and its page faults.
+  PackedB(const TB* src, std::int64_t ldb, std::int64_t K, std::int64_t N,
+          AlignedBuffer<TB> storage = {})
+      : K_(K), N_(N), data_(std::move(storage)) {
     if (K < 0 || N < 0) medkern::detail::throw_shape("pack_b: sizes K=", K, ", N=", N, " must be non-negative");
     if (ldb < N) medkern::detail::throw_shape("pack_b: ldb ", ldb, " must be >= N ", N);
     // A narrow B (N < 64) gets panels only as wide as it needs, in whole vectors, so no
@@ -60,7 +63,8 @@ class PackedB {
     width_ = std::min(kPanel, std::max<std::int64_t>(16, (N + 15) / 16 * 16));
     panels_ = (N + width_ - 1) / width_;
     panel_elems_ = kb::packed_b_elems(kType, K, width_);
-    data_.allocate(medkern::detail::checked_mul(panels_, panel_elems_, "pack_b"));
+    const std::int64_t elems = medkern::detail::checked_mul(panels_, panel_elems_, "pack_b");
+    if (data_.size() < elems) data_.allocate(elems);
     parallel_tasks(panels_, [&](std::int64_t p) {
       const std::int64_t n0 = p * width_, n = std::min(width_, N - n0);
       kb::pack_b(src + n0, ldb, K, n, width_, data_.data() + p * panel_elems_);
@@ -76,7 +80,9 @@ class PackedB {
   const TB* panel(std::int64_t p, std::int64_t k) const noexcept {
     return data_.data() + p * panel_elems_ + (k / kb::k_group(kType)) * width_ * kb::k_group(kType);
   }
-  std::int64_t bytes() const noexcept { return data_.size() * std::int64_t(sizeof(TB)); }
+  std::int64_t bytes() const noexcept { return panels_ * panel_elems_ * std::int64_t(sizeof(TB)); }
+  /// Gives the storage back for reuse by a later PackedB.
+  AlignedBuffer<TB> release() noexcept { return std::move(data_); }
 
  private:
   std::int64_t K_ = 0, N_ = 0, width_ = kPanel, panels_ = 0, panel_elems_ = 0;

@@ -46,6 +46,24 @@ inline bool overlaps(const TensorView& x, const TensorView& y) {
 
 }  // namespace detail
 
+namespace detail {
+
+/// Packs b into this thread's reusable packing buffer (kept between calls: re-packing a
+/// same-sized B then costs a copy, not an allocation and its page faults), then runs GEMM.
+template <class TA, class TB, class TC>
+void matmul_packed(const TensorView& a, const TensorView& b, const TensorView& out,
+                   std::int64_t lda, std::int64_t ldb, std::int64_t ldc, const PostOps& post) {
+  thread_local AlignedBuffer<TB> storage;
+  PackedB<TB> pb(b.ptr<const TB>(), ldb, a.shape[1], b.shape[1], std::move(storage));
+  struct GiveBack {
+    PackedB<TB>& pb;
+    ~GiveBack() { storage = pb.release(); }
+  } give_back{pb};
+  gemm(a.shape[0], a.ptr<const TA>(), lda, pb, out.ptr<TC>(), ldc, post);
+}
+
+}  // namespace detail
+
 /// Validates shapes and dtypes of out = a @ b; throws ShapeError naming the rule broken.
 inline void check_matmul(const TensorView& a, const TensorView& b, const TensorView& out) {
   using medkern::detail::throw_shape;
@@ -75,26 +93,21 @@ inline void check_matmul(const TensorView& a, const TensorView& b, const TensorV
 inline void matmul(const TensorView& a, const TensorView& b, const TensorView& out,
                    const PostOps& post = {}) {
   check_matmul(a, b, out);
-  const std::int64_t M = a.shape[0], K = a.shape[1], N = b.shape[1];
+  const std::int64_t M = a.shape[0], N = b.shape[1];
   const std::int64_t lda = detail::row_stride(a, "a"), ldb = detail::row_stride(b, "b"),
                      ldc = detail::row_stride(out, "out");
   if (M == 0 || N == 0) return;
   switch (a.dtype) {
-    case DType::f32: {
-      const PackedB<float> pb(b.ptr<const float>(), ldb, K, N);
-      gemm(M, a.ptr<const float>(), lda, pb, out.ptr<float>(), ldc, post);
+    case DType::f32:
+      detail::matmul_packed<float, float, float>(a, b, out, lda, ldb, ldc, post);
       break;
-    }
-    case DType::bf16: {
-      const PackedB<bf16> pb(b.ptr<const bf16>(), ldb, K, N);
-      gemm(M, a.ptr<const bf16>(), lda, pb, out.ptr<float>(), ldc, post);
+    case DType::bf16:
+      detail::matmul_packed<bf16, bf16, float>(a, b, out, lda, ldb, ldc, post);
       break;
-    }
-    default: {
-      const PackedB<std::int8_t> pb(b.ptr<const std::int8_t>(), ldb, K, N);
-      gemm(M, a.ptr<const std::uint8_t>(), lda, pb, out.ptr<std::int32_t>(), ldc, post);
+    default:
+      detail::matmul_packed<std::uint8_t, std::int8_t, std::int32_t>(a, b, out, lda, ldb, ldc,
+                                                                      post);
       break;
-    }
   }
 }
 

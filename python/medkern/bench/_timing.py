@@ -8,12 +8,14 @@ from typing import Callable
 
 
 def measure_interleaved(fns: dict[str, Callable[[], object]], *, min_time: float = 0.2,
-                        rounds: int = 7, warmup: int = 2) -> dict[str, float]:
+                        rounds: int = 7, warmup: int = 2, pause: float = 0.1) -> dict[str, float]:
     """Median seconds per call of each function, measured round-robin.
 
     Every round times each function once (a batch of calls sized so that one batch lasts about
     ``min_time / rounds``), so slow drifts of a shared machine hit all peers alike. Returns the
-    median over rounds of the per-call time.
+    median over rounds of the per-call time. ``pause`` seconds of sleep precede every batch:
+    thread pools that spin after their work (OpenBLAS, OpenMP) would otherwise steal cores
+    from whichever peer runs next.
     """
     calls: dict[str, int] = {}
     for name, fn in fns.items():
@@ -27,6 +29,7 @@ def measure_interleaved(fns: dict[str, Callable[[], object]], *, min_time: float
     for _ in range(rounds):
         for name, fn in fns.items():
             n = calls[name]
+            time.sleep(pause)
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()
