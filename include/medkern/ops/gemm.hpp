@@ -34,15 +34,10 @@ inline constexpr std::int64_t kPanel = 64;
 /// advantage), and a 1024-row f32 panel (256 KiB) plus a 96-row A block (384 KiB) fit L2:
 /// on the development machine full-K chunks beat L1-sized ones (128) by ~15% at 1024^3
 /// (bench: gemm_f32, Kc sweep 128/256/512/1024).
-#ifndef MEDKERN_GEMM_KC
-#define MEDKERN_GEMM_KC 1024
-#endif
-#ifndef MEDKERN_GEMM_MC
-#define MEDKERN_GEMM_MC 96
-#endif
-inline constexpr std::int64_t kKc = MEDKERN_GEMM_KC;
-/// Rows of A per task (bench: gemm_f32 1024^3, Mc sweep); a multiple of every MR in use.
-inline constexpr std::int64_t kMc = MEDKERN_GEMM_MC;
+inline constexpr std::int64_t kKc = 1024;
+/// Rows of A per task (bench: gemm_f32 1024^3, Mc sweep 48/96/192); a multiple of the 6-row
+/// tile that M = 96 selects.
+inline constexpr std::int64_t kMc = 96;
 
 /// B[K,N] packed into panels of the `b_type` layout, ready for repeated GEMMs.
 template <class TB>
