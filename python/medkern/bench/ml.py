@@ -8,7 +8,9 @@ Cases (issue 5 targets in brackets):
   pca_rand    PCA(20, svd_solver='randomized'), 10000 x 2000                   [>= 2x]
 
 scikit-learn runs with its BLAS / OpenMP pools limited to the same thread count (threadpoolctl)
-and, for LassoCV, ``n_jobs`` equal to it; medkern with ``set_num_threads``. Times are medians
+and, for LassoCV, ``n_jobs`` equal to it; medkern with ``set_num_threads``. scikit-learn-intelex
+(oneDAL) is the third column where it accelerates the estimator: PCA. It has no Lasso /
+ElasticNet / LassoCV (its patched LassoCV is scikit-learn's), so those rows show none. Times are medians
 of interleaved rounds (as ``_timing.measure_interleaved``) with an untimed pause before each
 call so that neither library's spinning thread pool slows the other (see _measure_paused).
 """
@@ -66,44 +68,59 @@ def _measure_paused(fns, rounds, warmup=1, pause=1.0):
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
+def _sklearnex_pca():
+    """scikit-learn-intelex's PCA class, or None when the package is not installed."""
+    try:
+        from sklearnex.decomposition import PCA
+    except ImportError:
+        return None
+    return PCA
+
+
 def _cases(quick):
     from sklearn import decomposition as skd
     from sklearn import linear_model as sklm
 
     from medkern import ml
 
+    xpca = _sklearnex_pca()
+
     cases = []
     Xc, yc = radiomics_data(200, 2000, seed=1)
     cases.append(("lassocv", "200x2000, 10 folds, 100 alphas",
                   lambda t: (lambda: ml.LassoCV(cv=10, n_threads=t).fit(Xc, yc)),
-                  lambda t: (lambda: sklm.LassoCV(cv=10, n_jobs=t).fit(Xc, yc))))
+                  lambda t: (lambda: sklm.LassoCV(cv=10, n_jobs=t).fit(Xc, yc)), None))
     rng = np.random.default_rng(2)
     Xp = rng.standard_normal((10000, 500))
     yp = Xp[:, :25] @ rng.standard_normal(25) + rng.standard_normal(10000)
     cases.append(("lasso_path", "10000x500, 100 alphas",
                   lambda t: (lambda: ml.lasso_path(Xp, yp, n_alphas=100)),
-                  lambda t: (lambda: sklm.lasso_path(Xp, yp, alphas=100))))
+                  lambda t: (lambda: sklm.lasso_path(Xp, yp, alphas=100)), None))
     Xf, _ = radiomics_data(10000, 1000, seed=3, n_factors=50, noise=1.0)
     cases.append(("pca_full", "10000x1000, all components",
                   lambda t: (lambda: ml.PCA(n_threads=t).fit(Xf)),
-                  lambda t: (lambda: skd.PCA().fit(Xf))))
+                  lambda t: (lambda: skd.PCA().fit(Xf)),
+                  xpca and (lambda t: (lambda: xpca().fit(Xf)))))
     # The same shape on i.i.d. Gaussian data: LAPACK's eigh (sklearn's covariance_eigh) is an
     # order of magnitude slower on the correlated matrix above, so both are reported.
     Xg = np.random.default_rng(5).standard_normal((10000, 1000))
     cases.append(("pca_full_gauss", "10000x1000 Gaussian, all components",
                   lambda t: (lambda: ml.PCA(n_threads=t).fit(Xg)),
-                  lambda t: (lambda: skd.PCA().fit(Xg))))
+                  lambda t: (lambda: skd.PCA().fit(Xg)),
+                  xpca and (lambda t: (lambda: xpca().fit(Xg)))))
     Xr, _ = radiomics_data(10000, 2000, seed=4, n_factors=50, noise=1.0)
     cases.append(("pca_rand", "10000x2000 -> 20, randomized",
                   lambda t: (lambda: ml.PCA(n_components=20, svd_solver="randomized",
                                             random_state=0, n_threads=t).fit(Xr)),
                   lambda t: (lambda: skd.PCA(n_components=20, svd_solver="randomized",
-                                             random_state=0).fit(Xr))))
+                                             random_state=0).fit(Xr)),
+                  xpca and (lambda t: (lambda: xpca(n_components=20, svd_solver="randomized",
+                                                    random_state=0).fit(Xr)))))
     return cases
 
 
 def run(threads=None, quick=False, only=None):
-    """Runs the cases; returns rows (name, shape, medkern s, sklearn s)."""
+    """Runs the cases; returns rows (name, shape, medkern s, sklearn s, sklearnex s or None)."""
     import warnings
 
     import medkern
@@ -118,26 +135,31 @@ def run(threads=None, quick=False, only=None):
     rows = []
     with limit, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name, shape, mk, sk in _cases(quick):
+        for name, shape, mk, sk, sx in _cases(quick):
             if only and name not in only:
                 continue
-            res = _measure_paused({"medkern": mk(t), "sklearn": sk(t)},
-                                  rounds=3 if quick else 5)
-            rows.append((name, shape, res["medkern"], res["sklearn"]))
-            print(f"# {name}: medkern {res['medkern']:.4f} s, scikit-learn {res['sklearn']:.4f} s",
-                  file=sys.stderr, flush=True)
+            fns = {"medkern": mk(t), "sklearn": sk(t)}
+            if sx is not None:
+                fns["sklearnex"] = sx(t)
+            res = _measure_paused(fns, rounds=3 if quick else 5)
+            rows.append((name, shape, res["medkern"], res["sklearn"], res.get("sklearnex")))
+            extra = f", scikit-learn-intelex {res['sklearnex']:.4f} s" if "sklearnex" in res else ""
+            print(f"# {name}: medkern {res['medkern']:.4f} s, scikit-learn {res['sklearn']:.4f} s"
+                  f"{extra}", file=sys.stderr, flush=True)
     return rows, t
 
 
 def format_table(rows, threads):
     lines = [f"threads: {threads}", "",
-             "| case | problem | medkern (s) | scikit-learn (s) | speed-up | target |",
-             "|---|---|---:|---:|---:|---:|"]
-    for name, shape, m, s in rows:
+             "| case | problem | medkern (s) | scikit-learn (s) | speed-up | target | "
+             "scikit-learn-intelex (s) | speed-up |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for name, shape, m, s, x in rows:
         r = s / m
         mark = "" if r >= TARGETS[name] else " (below)"
+        xcols = f"{x:.4f} | {x / m:.2f}x" if x is not None else "— | —"
         lines.append(f"| {name} | {shape} | {m:.4f} | {s:.4f} | {r:.2f}x{mark} | "
-                     f">= {TARGETS[name]}x |")
+                     f">= {TARGETS[name]}x | {xcols} |")
     return "\n".join(lines)
 
 
