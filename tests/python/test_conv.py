@@ -349,6 +349,20 @@ def test_isa_caps_match_torch(cap):
         "ref = torch.relu(torch.nn.functional.conv2d(torch.from_numpy(x).double(),"
         " torch.from_numpy(w).double(), padding=1)).numpy()\n"
         "assert np.abs(y - ref).max() <= 1e-4 * np.abs(ref).max(), np.abs(y - ref).max()\n"
+        "F = torch.nn.functional\n"
+        "res = r.standard_normal((2, 32, 9, 11), dtype=np.float32)\n"
+        "wd = r.standard_normal((32, 1, 3, 3), dtype=np.float32)\n"
+        "y = ops.conv2d(x, wd, padding=1, groups=32, post_ops=[('sum', res), 'gelu', 'tanh'])\n"
+        "t = torch.from_numpy\n"
+        "ref = torch.tanh(F.gelu(F.conv2d(t(x).double(), t(wd).double(), padding=1, groups=32)"
+        " + t(res).double())).numpy()\n"
+        "assert np.abs(y - ref).max() <= 1e-4, np.abs(y - ref).max()\n"
+        "wt = r.standard_normal((32, 8, 3, 3), dtype=np.float32)\n"
+        "for s, p in ((2, 0), (2, 1)):\n"
+        "    y = ops.conv_transpose2d(x, wt, stride=s, padding=p, post_ops=['sigmoid'])\n"
+        "    ref = torch.sigmoid(F.conv_transpose2d(t(x).double(), t(wt).double(), stride=s,"
+        " padding=p)).numpy()\n"
+        "    assert np.abs(y - ref).max() <= 1e-4, np.abs(y - ref).max()\n"
         "print(medkern.get_isa(), c.algorithm_, c.kernel_)\n"
     )
     env = dict(os.environ, MEDKERN_MAX_ISA=cap)
@@ -362,12 +376,21 @@ def test_verbose_logs_algorithm(rng):
         "import numpy as np, medkern\n"
         "medkern.ops.conv2d(np.ones((1, 16, 8, 8), np.float32), np.ones((16, 16, 3, 3),"
         " np.float32), padding=1)\n"
+        "medkern.ops.conv2d(np.ones((1, 16, 8, 8), np.float32), np.ones((16, 1, 3, 3),"
+        " np.float32), padding=1, groups=16, post_ops=[('sum', np.ones((1, 16, 8, 8),"
+        " np.float32)), 'gelu'])\n"
+        "medkern.ops.conv_transpose2d(np.ones((1, 16, 8, 8), np.float32), np.ones((16, 4, 2, 2),"
+        " np.float32), stride=2)\n"
     )
     env = dict(os.environ, MEDKERN_VERBOSE="1")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     line = [l for l in r.stderr.splitlines() if l.startswith("medkern_verbose,conv,")]
     assert line and "mb1_g1_ic16oc16_ih8iw8" in line[0]
+    assert "conv,depthwise:conv_f32f32_f32_depthwise__" in line[1]
+    assert "post=sum+gelu_erf" in line[1]
+    line = [l for l in r.stderr.splitlines() if l.startswith("medkern_verbose,conv_transpose,")]
+    assert line and "scatter:" in line[0]
 
 
 # ---- transposed convolution ----------------------------------------------------------------
