@@ -69,7 +69,7 @@ class ConvTester {
     specs_.push_back({kernels::PostOpKind::prelu, Eltwise::relu, per_channel, slope, 0.f});
     return *this;
   }
-  /// Residual sum with a random tensor of the output's shape (strided: every other W).
+  /// Residual sum with a random tensor of the output's shape (rows padded to twice W).
   ConvTester& sum(float scale = 1.f) {
     specs_.push_back({kernels::PostOpKind::sum, Eltwise::relu, false, scale, 0.f});
     return *this;
@@ -105,8 +105,8 @@ class ConvTester {
     for (auto& v : b) v = u(rng);
 
     const i64 spat = OD * OH * OW, CT = d.OC + extra_, out_n = d.N * d.OC * spat;
-    // Post-op data: per-channel arrays, residuals (contiguous for the reference, every other
-    // float of a twice-as-wide buffer for the primitive: a non-contiguous view).
+    // Post-op data: per-channel arrays, residuals (contiguous for the reference; for the
+    // primitive the first half of each row of a twice-as-wide buffer: a non-contiguous view).
     std::vector<std::vector<float>> data;
     std::vector<std::vector<float>> wide;
     std::vector<TensorView> sums;
@@ -125,7 +125,8 @@ class ConvTester {
         wide.emplace_back(std::size_t(std::max<i64>(2 * out_n, 1)), 0.f);
         for (std::size_t i = 0; i < data.back().size(); ++i) {
           data.back()[i] = u(rng);
-          if (out_n > 0) wide.back()[2 * i] = data.back()[i];
+          const std::size_t row = i / std::size_t(OW), w = i % std::size_t(OW);
+          if (out_n > 0) wide.back()[row * 2 * std::size_t(OW) + w] = data.back()[i];
         }
         rop.data = data.back().data();
         TensorView r = d.spatial == 3
@@ -311,7 +312,8 @@ TEST_CASE("conv post-op chains: every eltwise, prelu, residual sum, per-channel 
   std::uint32_t seed = 500;
   for (ConvAlgorithm algo :
        {ConvAlgorithm::direct, ConvAlgorithm::gemm_1x1, ConvAlgorithm::im2col_gemm}) {
-    CAPTURE(ops::conv_algorithm_name(algo));
+    const std::string aname = ops::conv_algorithm_name(algo);
+    CAPTURE(aname);
     const bool k1 = algo == ConvAlgorithm::gemm_1x1;
     auto base = [&] {
       ConvTester t;
@@ -320,7 +322,8 @@ TEST_CASE("conv post-op chains: every eltwise, prelu, residual sum, per-channel 
       return t;
     };
     for (Eltwise a : algs) {
-      CAPTURE(kernels::eltwise_name(a));
+      const std::string ename = kernels::eltwise_name(a);
+      CAPTURE(ename);
       base().bias().eltwise(a, 0.7f, 1.5f).test();
       base().batch_norm().sum(0.5f).eltwise(a, 0.3f, 2.f).test();
     }
