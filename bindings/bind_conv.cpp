@@ -16,6 +16,7 @@
 
 #include "common.hpp"
 #include "medkern/ops/conv.hpp"
+#include "medkern/ops/conv_transpose.hpp"
 #include "medkern/ops/im2col.hpp"
 
 namespace py = pybind11;
@@ -32,10 +33,11 @@ namespace {
 
 ConvAlgorithm parse_algorithm(const std::string& s, const char* op) {
   for (auto a : {ConvAlgorithm::automatic, ConvAlgorithm::direct, ConvAlgorithm::gemm_1x1,
-                 ConvAlgorithm::im2col_gemm})
+                 ConvAlgorithm::im2col_gemm, ConvAlgorithm::depthwise})
     if (s == medkern::ops::conv_algorithm_name(a)) return a;
   medkern::detail::throw_shape(op, ": algorithm '", s,
-                               "' must be 'auto', 'direct', 'gemm_1x1' or 'im2col_gemm'");
+                               "' must be 'auto', 'direct', 'gemm_1x1', 'im2col_gemm' or "
+                               "'depthwise'");
 }
 
 ConvDesc geometry(int spatial, const Dims& kernel, const Dims& stride, const Dims& pb,
@@ -51,9 +53,17 @@ ConvDesc geometry(int spatial, const Dims& kernel, const Dims& stride, const Dim
   return d;
 }
 
-/// Post-ops from (name, a, b) tuples; per-channel arrays must hold `oc` float32 values.
-PostOps parse_post(const py::list& items, std::int64_t oc, const char* op) {
-  PostOps p;
+/// Post-ops parsed from (name, a, b) tuples, with the residual views of the sums.
+struct ParsedPost {
+  PostOps ops;
+  std::vector<TensorView> sums;
+};
+
+/// Post-ops from (name, a, b) tuples: per-channel arrays must hold `oc` float32 values, sum
+/// tensors are float32 arrays (their shape is checked by the primitive against the output).
+ParsedPost parse_post(const py::list& items, std::int64_t oc, const char* op) {
+  ParsedPost r;
+  PostOps& p = r.ops;
   if (py::len(items) > std::size_t(PostOps::kMax))
     medkern::detail::throw_shape(op, ": ", py::len(items), " post-ops exceed the ",
                                  PostOps::kMax, " a convolution fuses");
@@ -68,41 +78,68 @@ PostOps parse_post(const py::list& items, std::int64_t oc, const char* op) {
   for (const py::handle& h : items) {
     const py::tuple t = py::reinterpret_borrow<py::tuple>(h);
     const std::string name = py::cast<std::string>(t[0]);
-    const float a = t.size() > 1 && !py::isinstance<py::array>(t[1]) && !t[1].is_none()
-                        ? py::cast<float>(t[1])
-                        : 0.f;
+    const bool arr = t.size() > 1 && py::isinstance<py::array>(t[1]);
+    const float a = t.size() > 1 && !arr && !t[1].is_none() ? py::cast<float>(t[1]) : 0.f;
     const float b = t.size() > 2 && !t[2].is_none() ? py::cast<float>(t[2]) : 0.f;
     if (name == "bias") p.bias(channel_data(t[1], "bias"));
-    else if (name == "scale" && py::isinstance<py::array>(t[1])) p.scale(channel_data(t[1], "scale"));
+    else if (name == "scale" && arr) p.scale(channel_data(t[1], "scale"));
     else if (name == "scale") p.scale(a);
+    else if (name == "prelu" && arr) p.prelu(channel_data(t[1], "prelu weight"));
+    else if (name == "prelu") p.prelu(a);
+    else if (name == "sum") {
+      r.sums.push_back(view_of(py::reinterpret_borrow<py::array>(t[1]), DType::f32, op, "sum tensor"));
+      p.sum(b);
+    }
     else if (name == "relu") p.eltwise(Eltwise::relu);
     else if (name == "leaky_relu") p.eltwise(Eltwise::leaky_relu, a);
     else if (name == "clip") p.eltwise(Eltwise::clip, a, b);
     else if (name == "linear") p.eltwise(Eltwise::linear, a, b);
+    else if (name == "elu") p.eltwise(Eltwise::elu, a);
+    else if (name == "sigmoid") p.eltwise(Eltwise::sigmoid);
+    else if (name == "tanh") p.eltwise(Eltwise::tanh);
+    else if (name == "gelu_erf") p.eltwise(Eltwise::gelu_erf);
+    else if (name == "gelu_tanh") p.eltwise(Eltwise::gelu_tanh);
+    else if (name == "hardswish") p.eltwise(Eltwise::hardswish);
     else
-      medkern::detail::throw_shape(op, ": unknown post-op '", name,
-                                   "' (bias, scale, relu, leaky_relu, clip, linear)");
+      medkern::detail::throw_shape(op, ": unknown post-op '", name, "'");
   }
-  return p;
+  return r;
 }
 
 std::vector<py::ssize_t> to_ssize(const std::vector<std::int64_t>& v) {
   return {v.begin(), v.end()};
 }
 
-/// The `out=` array (checked) or a new one of `shape`.
-py::array_t<float> output(const std::optional<py::array>& out,
-                          const std::vector<std::int64_t>& shape, const char* op) {
-  if (!out) return py::array_t<float>(to_ssize(shape));
-  const py::array& o = *out;
-  view_of(o, DType::f32, op, "out", /*writable=*/true);
-  bool ok = o.ndim() == py::ssize_t(shape.size());
-  for (std::size_t i = 0; ok && i < shape.size(); ++i) ok = o.shape(py::ssize_t(i)) == shape[i];
-  if (!ok) {
-    std::string s;
-    for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-    medkern::detail::throw_shape(op, ": out must have shape (", s, ")");
+/// The `out=` array (checked: float32, C-contiguous, (N, C_total, spatial...) with
+/// C_total >= offset + OC) or a new one of `shape`; `dst` receives the view of the channels
+/// [offset, offset + OC) the op writes.
+py::array_t<float> output(const std::optional<py::array>& out, std::int64_t offset,
+                          const std::vector<std::int64_t>& shape, const char* op,
+                          TensorView& dst) {
+  std::string want;
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    want += (i ? ", " : "") + (i == 1 ? std::string("C_total") : std::to_string(shape[i]));
+  if (offset < 0)
+    medkern::detail::throw_shape(op, ": out_channel_offset ", offset, " must be non-negative");
+  if (!out) {
+    if (offset != 0)
+      medkern::detail::throw_shape(op, ": out_channel_offset ", offset, " needs an out= array");
+    py::array_t<float> o(to_ssize(shape));
+    dst = view_of(o, DType::f32, op, "out", true);
+    return o;
   }
+  const py::array& o = *out;
+  const TensorView v = view_of(o, DType::f32, op, "out", /*writable=*/true);
+  bool ok = o.ndim() == py::ssize_t(shape.size());
+  for (std::size_t i = 0; ok && i < shape.size(); ++i)
+    ok = i == 1 || o.shape(py::ssize_t(i)) == shape[i];
+  if (!ok)
+    medkern::detail::throw_shape(op, ": out must have shape (", want, "), got ", v.shape_str());
+  if (v.shape[1] < offset + shape[1])
+    medkern::detail::throw_shape(op, ": output channels [", offset, ", ", offset + shape[1],
+                                 ") do not fit in out's ", v.shape[1], " channels (shape ",
+                                 v.shape_str(), ")");
+  dst = medkern::ops::channel_slice(v, offset, shape[1]);
   return py::reinterpret_borrow<py::array_t<float>>(o);
 }
 
@@ -138,15 +175,18 @@ class PyConv {
     conv_.emplace(d, static_cast<const float*>(w.data), bp, a);
   }
 
-  py::array_t<float> call(const py::array& x, const py::list& post, std::optional<py::array> out) {
+  py::array_t<float> call(const py::array& x, const py::list& post, std::optional<py::array> out,
+                          std::int64_t offset) {
     const TensorView src = view_of(x, DType::f32, op_, "input");
     const auto shape = conv_->output_shape(src);
-    const PostOps p = parse_post(post, conv_->desc().OC, op_);
-    auto o = output(out, shape, op_);
-    const TensorView dst = view_of(o, DType::f32, op_, "out", true);
+    const ParsedPost p = parse_post(post, conv_->desc().OC, op_);
+    TensorView dst;
+    auto o = output(out, offset, shape, op_, dst);
+    if (medkern::ops::conv_detail::overlap(src, dst))
+      medkern::detail::throw_shape(op_, ": out must not overlap the input");
     {
       py::gil_scoped_release nogil;
-      conv_->execute(src, dst, p);
+      conv_->execute(src, dst, p.ops, p.sums);
     }
     return o;
   }
@@ -160,6 +200,71 @@ class PyConv {
   std::optional<medkern::ops::ConvF32> conv_;
 };
 
+/// The transposed-convolution primitive.
+class PyConvTranspose {
+ public:
+  PyConvTranspose(const py::array& weight, std::optional<py::array> bias, int spatial,
+                  const Dims& stride, const Dims& padding, const Dims& output_padding,
+                  const Dims& dilation, std::int64_t groups) {
+    op_ = spatial == 3 ? "conv_transpose3d" : "conv_transpose2d";
+    const TensorView w = view_of(weight, DType::f32, op_, "weight");
+    if (w.rank != 2 + spatial)
+      medkern::detail::throw_shape(op_, ": weight must be ", 2 + spatial, "-D (in_channels, ",
+                                   "out_channels/groups, ", spatial == 3 ? "kD, " : "",
+                                   "kH, kW), got ", w.rank, "-D ", w.shape_str());
+    if (groups < 1) medkern::detail::throw_shape(op_, ": groups ", groups, " must be positive");
+    medkern::ops::ConvTransposeDesc d;
+    d.spatial = spatial;
+    for (int i = 0; i < spatial; ++i) d.kernel[std::size_t(3 - spatial + i)] = w.shape[std::size_t(2 + i)];
+    d.stride = stride;
+    d.padding = padding;
+    d.output_padding = output_padding;
+    d.dilation = dilation;
+    d.groups = groups;
+    d.IC = w.shape[0];
+    d.OC = w.shape[1] * groups;
+    const float* bp = nullptr;
+    if (bias) {
+      const TensorView b = view_of(*bias, DType::f32, op_, "bias");
+      if (b.rank != 1 || b.shape[0] != d.OC)
+        medkern::detail::throw_shape(op_, ": bias must have shape (", d.OC, ",), got ",
+                                     b.shape_str(), " (weight ", w.shape_str(), ")");
+      bp = static_cast<const float*>(b.data);
+    }
+    py::gil_scoped_release nogil;
+    conv_.emplace(d, static_cast<const float*>(w.data), bp);
+  }
+
+  py::array_t<float> call(const py::array& x, const py::list& post, std::optional<py::array> out,
+                          std::int64_t offset, std::optional<std::vector<std::int64_t>> size) {
+    const TensorView src = view_of(x, DType::f32, op_, "input");
+    auto shape = conv_->output_shape(src);
+    if (size) {
+      if (size->size() + 2 != shape.size())
+        medkern::detail::throw_shape(op_, ": output_size must have ", shape.size() - 2,
+                                     " entries");
+      for (std::size_t i = 0; i < size->size(); ++i) shape[i + 2] = (*size)[i];
+    }
+    const ParsedPost p = parse_post(post, conv_->desc().OC, op_);
+    TensorView dst;
+    auto o = output(out, offset, shape, op_, dst);
+    if (medkern::ops::conv_detail::overlap(src, dst))
+      medkern::detail::throw_shape(op_, ": out must not overlap the input");
+    {
+      py::gil_scoped_release nogil;
+      conv_->execute(src, dst, p.ops, p.sums);
+    }
+    return o;
+  }
+
+  std::string algorithm() const { return conv_->algorithm(); }
+  std::string kernel() const { return conv_->kernel(); }
+
+ private:
+  const char* op_ = "conv_transpose2d";
+  std::optional<medkern::ops::ConvTransposeF32> conv_;
+};
+
 }  // namespace
 
 void bind_conv(py::module_& m) {
@@ -170,10 +275,21 @@ void bind_conv(py::module_& m) {
            py::arg("pad_before"), py::arg("pad_after"), py::arg("dilation"), py::arg("groups"),
            py::arg("algorithm") = "auto")
       .def("__call__", &PyConv::call, py::arg("x"), py::arg("post_ops") = py::list(),
-           py::arg("out") = py::none())
+           py::arg("out") = py::none(), py::arg("out_channel_offset") = 0)
       .def_property_readonly("algorithm", &PyConv::algorithm)
       .def_property_readonly("kernel", &PyConv::kernel)
       .def_property_readonly("packed_bytes", &PyConv::packed_bytes);
+
+  py::class_<PyConvTranspose>(m, "ConvTransposeF32")
+      .def(py::init<const py::array&, std::optional<py::array>, int, const Dims&, const Dims&,
+                    const Dims&, const Dims&, std::int64_t>(),
+           py::arg("weight"), py::arg("bias"), py::arg("spatial"), py::arg("stride"),
+           py::arg("padding"), py::arg("output_padding"), py::arg("dilation"), py::arg("groups"))
+      .def("__call__", &PyConvTranspose::call, py::arg("x"), py::arg("post_ops") = py::list(),
+           py::arg("out") = py::none(), py::arg("out_channel_offset") = 0,
+           py::arg("output_size") = py::none())
+      .def_property_readonly("algorithm", &PyConvTranspose::algorithm)
+      .def_property_readonly("kernel", &PyConvTranspose::kernel);
 
   m.def(
       "im2col",

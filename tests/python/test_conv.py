@@ -91,45 +91,124 @@ def test_conv3d_matches_torch(rng, case):
 
 
 def _apply(ref, post, oc_axis=1):
+    """The post-op chain in float64 with torch's functions (the contract's semantics)."""
     shape = [1] * ref.ndim
     shape[oc_axis] = -1
+    t = torch.from_numpy(np.asarray(ref, np.float64))
+    ch = lambda a: torch.from_numpy(np.reshape(np.asarray(a, np.float64), shape))
     for item in post:
         name, args = (item, ()) if isinstance(item, str) else (item[0], item[1:])
         if name == "relu":
-            ref = np.maximum(ref, 0)
+            t = F.relu(t)
         elif name == "relu6":
-            ref = np.clip(ref, 0, 6)
+            t = F.relu6(t)
         elif name == "leaky_relu":
-            ref = np.where(ref >= 0, ref, args[0] * ref)
+            t = F.leaky_relu(t, args[0] if args else 0.01)
         elif name == "clip":
-            ref = np.clip(ref, args[0], args[1])
+            t = t.clamp(args[0], args[1])
         elif name == "linear":
-            ref = args[0] * ref + args[1]
+            t = args[0] * t + args[1]
+        elif name == "elu":
+            t = F.elu(t, args[0] if args else 1.0)
+        elif name == "sigmoid":
+            t = torch.sigmoid(t)
+        elif name == "tanh":
+            t = torch.tanh(t)
+        elif name == "gelu":
+            t = F.gelu(t, approximate=args[0] if args else "none")
+        elif name == "hardswish":
+            t = F.hardswish(t)
+        elif name == "prelu":
+            w = np.asarray(args[0], np.float64).reshape(-1)
+            t = F.prelu(t, torch.from_numpy(w))
         elif name == "scale":
-            ref = ref * (np.reshape(args[0], shape) if np.ndim(args[0]) else args[0])
-        elif name == "bias":
-            ref = ref + np.reshape(args[0], shape)
+            t = t * (ch(args[0]) if np.ndim(args[0]) else args[0])
+        elif name in ("bias", "add"):
+            t = t + ch(args[0])
+        elif name == "mul":
+            t = t * ch(args[0])
         elif name == "batch_norm":
-            ref = ref * np.reshape(args[0], shape) + np.reshape(args[1], shape)
-    return ref
+            t = t * ch(args[0]) + ch(args[1])
+        elif name == "sum":
+            t = t + (args[1] if len(args) > 1 else 1.0) * torch.from_numpy(
+                args[0].astype(np.float64))
+        else:
+            raise AssertionError(name)
+    return t.numpy()
 
 
-@pytest.mark.parametrize("c,oc,groups", [(64, 48, 1), (17, 33, 1), (12, 12, 12)])
-def test_post_ops_fused(rng, c, oc, groups):
+ELTWISE = ["relu", "relu6", ("leaky_relu", 0.1), ("clip", -0.5, 0.25), ("linear", 2.0, -1.0),
+           "elu", ("elu", 0.5), "sigmoid", "tanh", "gelu", ("gelu", "tanh"), "hardswish"]
+
+
+@pytest.mark.parametrize("c,oc,groups,k", [(64, 48, 1, 3), (17, 33, 1, 3), (12, 12, 12, 3),
+                                           (32, 32, 1, 1)])
+def test_post_ops_fused(rng, c, oc, groups, k):
     x = rng.standard_normal((2, c, 9, 13), dtype=np.float32)
-    wt = rng.standard_normal((oc, c // groups, 3, 3), dtype=np.float32)
+    wt = (rng.standard_normal((oc, c // groups, k, k)) / np.sqrt(c // groups * k * k)).astype(np.float32)
     b = rng.standard_normal(oc, dtype=np.float32)
     sc = rng.standard_normal(oc, dtype=np.float32)
     sh = rng.standard_normal(oc, dtype=np.float32)
-    base = _torch_conv(2, x, wt, b, padding=1, groups=groups)
-    for post in (["relu"], [("leaky_relu", 0.1)], ["relu6"], [("clip", -0.5, 0.25)],
-                 [("batch_norm", sc, sh), "relu"], [("scale", 0.5), ("linear", 2.0, -1.0)],
-                 [("scale", sc), ("bias", sh), ("leaky_relu", 0.2)]):
-        got = ops.conv2d(x, wt, b, padding=1, groups=groups, post_ops=post)
-        _close(got, _apply(base, post), c // groups * 9)
+    pw = rng.uniform(0, 0.5, oc).astype(np.float32)
+    p = k // 2
+    base = _torch_conv(2, x, wt, b, padding=p, groups=groups)
+    res = rng.standard_normal(base.shape, dtype=np.float32)
+    res_before = res.copy()
+    chains = [[e] for e in ELTWISE]
+    chains += [[("batch_norm", sc, sh), "relu"], [("scale", 0.5), ("linear", 2.0, -1.0)],
+               [("scale", sc), ("bias", sh), ("leaky_relu", 0.2)],
+               [("prelu", pw)], [("prelu", 0.2)], [("prelu", np.float32([0.3]))],
+               [("sum", res), "relu"], [("batch_norm", sc, sh), ("sum", res, 0.5), "gelu"],
+               [("sum", res, -2.0), ("add", sh), ("mul", sc), ("gelu", "tanh")],
+               [("add", sh), ("sum", res), ("prelu", pw), ("sum", res, 0.25), "tanh"]]
+    for post in chains:
+        got = ops.conv2d(x, wt, b, padding=p, groups=groups, post_ops=post)
+        _close(got, _apply(base, post), c // groups * k * k)
+    np.testing.assert_array_equal(res, res_before)  # inputs are never modified
 
 
-def test_packed_conv_reused_and_out_into_concat_slice(rng):
+def test_post_ops_3d_sum_and_packed(rng):
+    x = rng.standard_normal((1, 16, 4, 5, 7), dtype=np.float32)
+    wt = (rng.standard_normal((16, 16, 3, 3, 3)) / 20).astype(np.float32)
+    b = rng.standard_normal(16, dtype=np.float32)
+    conv = ops.PackedConv(wt, b, padding=1)
+    base = _torch_conv(3, x, wt, b, padding=1)
+    res = rng.standard_normal(base.shape, dtype=np.float32)
+    for post in ([("sum", res), "relu"], ["sigmoid", ("sum", res, 3.0), "elu"]):
+        _close(conv(x, post_ops=post), _apply(base, post), 16 * 27)
+
+
+@pytest.mark.parametrize("algorithm", ["auto", "im2col_gemm"])
+def test_out_channel_offset_writes_a_concat_slice(rng, algorithm):
+    wt = rng.standard_normal((20, 16, 3, 3), dtype=np.float32)
+    b = rng.standard_normal(20, dtype=np.float32)
+    x = rng.standard_normal((2, 16, 8, 11), dtype=np.float32)
+    skip = rng.standard_normal((2, 7, 8, 11), dtype=np.float32)
+    out = np.full((2, 33, 8, 11), np.nan, np.float32)
+    out[:, :7] = skip
+    res = rng.standard_normal((2, 20, 8, 11), dtype=np.float32)
+    r = ops.conv2d(x, wt, b, padding=1, post_ops=[("sum", res), "relu"], out=out,
+                   out_channel_offset=7, algorithm=algorithm)
+    assert r is out
+    ref = _apply(_torch_conv(2, x, wt, b, padding=1), [("sum", res), "relu"])
+    np.testing.assert_array_equal(out[:, :7], skip)
+    _close(out[:, 7:27], ref, 16 * 9)
+    assert np.isnan(out[:, 27:]).all()
+    # 3-D, PackedConv, offset at the end.
+    w3 = rng.standard_normal((4, 3, 1, 3, 3), dtype=np.float32)
+    x3 = rng.standard_normal((1, 3, 3, 5, 6), dtype=np.float32)
+    out3 = np.zeros((1, 9, 3, 5, 6), np.float32)
+    ops.PackedConv(w3, padding=(0, 1, 1))(x3, out=out3, out_channel_offset=5)
+    _close(out3[:, 5:], _torch_conv(3, x3, w3, padding=(0, 1, 1)), 27)
+    assert not out3[:, :5].any()
+    # A residual aliasing out is copied first (it is read after rows are written).
+    out4 = rng.standard_normal((2, 20, 8, 11), dtype=np.float32)
+    res4 = out4.copy()
+    ops.conv2d(x, wt, b, padding=1, post_ops=[("sum", out4)], out=out4)
+    _close(out4, _apply(_torch_conv(2, x, wt, b, padding=1), [("sum", res4)]), 16 * 9)
+
+
+def test_packed_conv_reused(rng):
     wt = rng.standard_normal((32, 16, 3, 3), dtype=np.float32)
     b = rng.standard_normal(32, dtype=np.float32)
     conv = ops.PackedConv(wt, b, padding=1)
@@ -138,13 +217,46 @@ def test_packed_conv_reused_and_out_into_concat_slice(rng):
     for shape in [(1, 16, 8, 8), (3, 16, 5, 19)]:
         x = rng.standard_normal(shape, dtype=np.float32)
         _close(conv(x), _torch_conv(2, x, wt, b, padding=1), 16 * 9)
-    # out= must be the exact output; a channel slice of a concat buffer is passed as a view of
-    # the C++ API (the Python out= requires a contiguous array).
     x = rng.standard_normal((1, 16, 8, 8), dtype=np.float32)
     out = np.full((1, 32, 8, 8), np.nan, np.float32)
     r = conv(x, out=out)
-    assert r is out or np.shares_memory(r, out)
+    assert r is out
     _close(out, _torch_conv(2, x, wt, b, padding=1), 16 * 9)
+
+
+def test_post_op_and_out_bad_input(rng):
+    x = rng.standard_normal((1, 4, 6, 6), dtype=np.float32)
+    w = rng.standard_normal((8, 4, 3, 3), dtype=np.float32)
+    res = np.zeros((1, 8, 4, 4), np.float32)
+    _raises(ValueError, r"conv2d: a sum post-op tensor must be f32 with the output's shape",
+            ops.conv2d, x, w, post_ops=[("sum", res[:, :, :3])])
+    _raises(TypeError, r"sum tensor must have dtype float32", ops.conv2d, x, w,
+            post_ops=[("sum", res.astype(np.float64))])
+    _raises(TypeError, r"sum tensor must be a numpy.ndarray", ops.conv2d, x, w,
+            post_ops=[("sum", 1.0)])
+    _raises(ValueError, r"post-op prelu weight must have shape \(8,\)", ops.conv2d, x, w,
+            post_ops=[("prelu", np.ones(3, np.float32))])
+    _raises(ValueError, r"post-op mul must have shape \(8,\)", ops.conv2d, x, w,
+            post_ops=[("mul", np.ones(2, np.float32))])
+    _raises(ValueError, r"gelu approximation 'fast'", ops.conv2d, x, w,
+            post_ops=[("gelu", "fast")])
+    _raises(ValueError, r"post-op clip takes 2 arguments", ops.conv2d, x, w,
+            post_ops=[("clip", 1.0)])
+    _raises(ValueError, r"post-op clip needs lo <= hi", ops.conv2d, x, w,
+            post_ops=[("clip", 1.0, 0.0)])
+    _raises(TypeError, r"a post-op must be a name", ops.conv2d, x, w, post_ops=[3])
+    _raises(ValueError, r"do not fit in out's 10 channels", ops.conv2d, x, w,
+            out=np.zeros((1, 10, 4, 4), np.float32), out_channel_offset=3)
+    _raises(ValueError, r"out must have shape \(1, C_total, 4, 4\)", ops.conv2d, x, w,
+            out=np.zeros((1, 10, 4, 5), np.float32))
+    _raises(ValueError, r"out_channel_offset -1 must be non-negative", ops.conv2d, x, w,
+            out=np.zeros((1, 10, 4, 4), np.float32), out_channel_offset=-1)
+    _raises(ValueError, r"out_channel_offset 2 needs an out= array", ops.conv2d, x, w,
+            out_channel_offset=2)
+    _raises(ValueError, r"out must be C-contiguous", ops.conv2d, x, w,
+            out=np.zeros((1, 8, 4, 8), np.float32)[..., ::2])
+    _raises(TypeError, r"out must have dtype float32", ops.conv2d, x, w,
+            out=np.zeros((1, 8, 4, 4), np.float64))
 
 
 def test_im2col_col2im_match_unfold_fold(rng):
@@ -206,11 +318,9 @@ def test_bad_input_errors(rng):
     _raises(ValueError, r"not supported for strided", ops.conv2d, x, w, stride=2, padding="same")
     _raises(ValueError, r"unknown post-op 'gelu2'", ops.conv2d, x, w, post_ops=["gelu2"])
     _raises(ValueError, r"exceed", ops.conv2d, x, w, np.zeros(8, np.float32),
-            post_ops=["relu", "relu", "relu", "relu"])
+            post_ops=["relu"] * 10)
     _raises(ValueError, r"post-op scale must have shape \(8,\)", ops.conv2d, x, w,
             post_ops=[("scale", np.ones(3))])
-    _raises(ValueError, r"out must have shape \(1, 8, 4, 4\)", ops.conv2d, x, w,
-            out=np.zeros((1, 8, 4, 5), np.float32))
     _raises(TypeError, r"stride must be an int or a sequence of 2 ints", ops.conv2d, x, w,
             stride=(1, 2, 3))
     _raises(ValueError, r"algorithm 'fast' must be", ops.conv2d, x, w, algorithm="fast")
@@ -239,6 +349,20 @@ def test_isa_caps_match_torch(cap):
         "ref = torch.relu(torch.nn.functional.conv2d(torch.from_numpy(x).double(),"
         " torch.from_numpy(w).double(), padding=1)).numpy()\n"
         "assert np.abs(y - ref).max() <= 1e-4 * np.abs(ref).max(), np.abs(y - ref).max()\n"
+        "F = torch.nn.functional\n"
+        "res = r.standard_normal((2, 32, 9, 11), dtype=np.float32)\n"
+        "wd = r.standard_normal((32, 1, 3, 3), dtype=np.float32)\n"
+        "y = ops.conv2d(x, wd, padding=1, groups=32, post_ops=[('sum', res), 'gelu', 'tanh'])\n"
+        "t = torch.from_numpy\n"
+        "ref = torch.tanh(F.gelu(F.conv2d(t(x).double(), t(wd).double(), padding=1, groups=32)"
+        " + t(res).double())).numpy()\n"
+        "assert np.abs(y - ref).max() <= 1e-4, np.abs(y - ref).max()\n"
+        "wt = r.standard_normal((32, 8, 3, 3), dtype=np.float32)\n"
+        "for s, p in ((2, 0), (2, 1)):\n"
+        "    y = ops.conv_transpose2d(x, wt, stride=s, padding=p, post_ops=['sigmoid'])\n"
+        "    ref = torch.sigmoid(F.conv_transpose2d(t(x).double(), t(wt).double(), stride=s,"
+        " padding=p)).numpy()\n"
+        "    assert np.abs(y - ref).max() <= 1e-4, np.abs(y - ref).max()\n"
         "print(medkern.get_isa(), c.algorithm_, c.kernel_)\n"
     )
     env = dict(os.environ, MEDKERN_MAX_ISA=cap)
@@ -252,9 +376,148 @@ def test_verbose_logs_algorithm(rng):
         "import numpy as np, medkern\n"
         "medkern.ops.conv2d(np.ones((1, 16, 8, 8), np.float32), np.ones((16, 16, 3, 3),"
         " np.float32), padding=1)\n"
+        "medkern.ops.conv2d(np.ones((1, 16, 8, 8), np.float32), np.ones((16, 1, 3, 3),"
+        " np.float32), padding=1, groups=16, post_ops=[('sum', np.ones((1, 16, 8, 8),"
+        " np.float32)), 'gelu'])\n"
+        "medkern.ops.conv_transpose2d(np.ones((1, 16, 8, 8), np.float32), np.ones((16, 4, 2, 2),"
+        " np.float32), stride=2)\n"
     )
     env = dict(os.environ, MEDKERN_VERBOSE="1")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     line = [l for l in r.stderr.splitlines() if l.startswith("medkern_verbose,conv,")]
     assert line and "mb1_g1_ic16oc16_ih8iw8" in line[0]
+    assert "conv,depthwise:conv_f32f32_f32_depthwise__" in line[1]
+    assert "post=sum+gelu_erf" in line[1]
+    line = [l for l in r.stderr.splitlines() if l.startswith("medkern_verbose,conv_transpose,")]
+    assert line and "scatter:" in line[0]
+
+
+# ---- transposed convolution ----------------------------------------------------------------
+
+def _torch_conv_t(n, x, w, b=None, **kw):
+    f = F.conv_transpose2d if n == 2 else F.conv_transpose3d
+    tb = None if b is None else torch.from_numpy(b).double()
+    return f(torch.from_numpy(x).double(), torch.from_numpy(w).double(), tb, **kw).numpy()
+
+
+CASES_T = [
+    # (spatial sizes, C_in, C_out, kernel, stride, padding, output_padding, groups, dilation,
+    #  expected algorithm)
+    ((5, 7), 16, 8, 2, 2, 0, 0, 1, 1, "scatter"),            # U-Net up-convolution
+    ((1, 1), 3, 17, 2, 2, 0, 0, 1, 1, "scatter"),
+    ((3, 4, 5), 8, 4, 2, 2, 0, 0, 1, 1, "scatter"),          # 3-D U-Net / V-Net
+    ((6, 5), 17, 33, 3, 2, 1, 1, 1, 1, "col2im"),
+    ((4, 9), 6, 9, (3, 2), (3, 1), (2, 1), (1, 0), 3, (1, 2), "col2im"),
+    ((7, 9), 4, 4, 3, 1, 4, 0, 4, 2, "col2im"),               # padding > half the kernel
+    ((2, 3, 4), 3, 5, (3, 1, 2), (2, 1, 2), (1, 0, 0), (1, 0, 1), 1, 1, "col2im"),
+    ((4, 4, 4), 4, 6, 3, 2, 1, 0, 2, 2, "col2im"),
+]
+
+
+@pytest.mark.parametrize("case", CASES_T)
+@pytest.mark.parametrize("batch", [1, 5])
+def test_conv_transpose_matches_torch(rng, case, batch):
+    size, c, oc, k, s, p, op, g, d, algo = case
+    n = len(size)
+    kt = (k,) * n if isinstance(k, int) else k
+    x = rng.standard_normal((batch, c, *size), dtype=np.float32)
+    w = rng.standard_normal((c, oc // g, *kt), dtype=np.float32)
+    b = rng.standard_normal(oc, dtype=np.float32)
+    f = ops.conv_transpose2d if n == 2 else ops.conv_transpose3d
+    got = f(x, w, b, stride=s, padding=p, output_padding=op, groups=g, dilation=d)
+    ref = _torch_conv_t(n, x, w, b, stride=s, padding=p, output_padding=op, groups=g, dilation=d)
+    _close(got, ref, c // g * int(np.prod(kt)))
+    assert ops.PackedConvTranspose(w, b, s, p, op, g, d).algorithm_ == algo
+
+
+def test_conv_transpose_post_ops_out_slice_and_output_size(rng):
+    x = rng.standard_normal((2, 32, 6, 9), dtype=np.float32)
+    w = rng.standard_normal((32, 16, 2, 2), dtype=np.float32)
+    b = rng.standard_normal(16, dtype=np.float32)
+    up = ops.PackedConvTranspose(w, b, stride=2)
+    base = _torch_conv_t(2, x, w, b, stride=2)
+    res = rng.standard_normal(base.shape, dtype=np.float32)
+    for post in (["relu"], [("sum", res, 0.5), "gelu"], [("prelu", np.float32(0.1))],
+                 [("batch_norm", b, b), ("sum", res), "sigmoid"]):
+        _close(up(x, post_ops=post), _apply(base, post), 32 * 4)
+    # The U-Net decoder: up-convolution written next to the skip connection.
+    skip = rng.standard_normal((2, 16, 12, 18), dtype=np.float32)
+    cat = np.empty((2, 32, 12, 18), np.float32)
+    cat[:, :16] = skip
+    assert up(x, post_ops=["relu"], out=cat, out_channel_offset=16) is cat
+    np.testing.assert_array_equal(cat[:, :16], skip)
+    _close(cat[:, 16:], np.maximum(base, 0), 32 * 4)
+    # output_size picks the output padding (torch semantics), also for 3-D.
+    got = up(x, output_size=(13, 19))
+    ref = F.conv_transpose2d(torch.from_numpy(x).double(), torch.from_numpy(w).double(),
+                             torch.from_numpy(b).double(), stride=2, output_padding=1).numpy()
+    _close(got, ref, 32 * 4)
+    w3 = rng.standard_normal((4, 2, 3, 3, 3), dtype=np.float32)
+    x3 = rng.standard_normal((1, 4, 3, 4, 5), dtype=np.float32)
+    got = ops.conv_transpose3d(x3, w3, stride=2, padding=1, output_size=[1, 2, 6, 8, 10])
+    ref = _torch_conv_t(3, x3, w3, stride=2, padding=1, output_padding=(1, 1, 1))
+    _close(got, ref, 4 * 27)
+
+
+def test_conv_transpose_bad_input(rng):
+    x = rng.standard_normal((1, 4, 5, 5), dtype=np.float32)
+    w = rng.standard_normal((4, 2, 3, 3), dtype=np.float32)
+    ct = ops.conv_transpose2d
+    _raises(ValueError, r"conv_transpose2d: input must be 4-D", ct, x[0], w)
+    _raises(TypeError, r"conv_transpose2d: input must have dtype float32", ct,
+            x.astype(np.float64), w)
+    _raises(ValueError, r"input channels 3 must equal weight in_channels 4", ct, x[:, :3], w)
+    _raises(ValueError, r"divisible by groups 3", ct, x, w, groups=3)
+    _raises(ValueError, r"stride 0x1 must be positive", ct, x, w, stride=(0, 1))
+    _raises(ValueError, r"dilation 1x0 must be positive", ct, x, w, dilation=(1, 0))
+    _raises(ValueError, r"padding -1x0 must be non-negative", ct, x, w, padding=(-1, 0))
+    _raises(ValueError, r"output_padding 2x0 must be non-negative and smaller than stride 2x2",
+            ct, x, w, stride=2, output_padding=(2, 0))
+    _raises(ValueError, r"output size -\d+ along a spatial dimension must be positive", ct,
+            x[:, :, :1, :1], w, padding=3)
+    _raises(ValueError, r"requested output_size \(14, 11\), but valid sizes along dimension 0 "
+            r"range from 11 to 12", ct, x, w, stride=2, output_size=(14, 11))
+    _raises(ValueError, r"bias must have shape \(2,\)", ct, x, w, np.zeros(3, np.float32))
+    _raises(ValueError, r"do not fit in out's 3 channels", ct, x, w,
+            out=np.zeros((1, 3, 7, 7), np.float32), out_channel_offset=2)
+    _raises(ValueError, r"weight must be 4-D", ct, x, w[0])
+
+
+# ---- randomized shapes against torch --------------------------------------------------------
+
+def test_conv_randomized_shapes_match_torch():
+    """Channels 1, 3, 17, 33; spatial 1..130 (odd included); stride 1-3; dilation 1-2; groups
+    and depthwise; padding up to past half the kernel; batch 1 and 5; 2-D and anisotropic 3-D;
+    a random post-op chain each."""
+    r = np.random.default_rng(1234)
+    for it in range(36):
+        three = it % 4 == 3
+        n = 3 if three else 2
+        g = int(r.choice([1, 1, 2, 3, 0]))  # 0: depthwise
+        cg = int(r.choice([1, 3, 17, 33]))
+        c = cg if g == 0 else cg * g
+        groups = c if g == 0 else g
+        oc = c if g == 0 else int(r.choice([1, 3, 17, 33])) * g
+        k = tuple(int(r.choice([1, 2, 3, 5])) for _ in range(n))
+        s = tuple(int(r.choice([1, 2, 3])) for _ in range(n))
+        d = tuple(int(r.choice([1, 2])) for _ in range(n))
+        p = tuple(int(r.integers(0, kk + 1)) for kk in k)   # up to the whole kernel
+        hi = 12 if three else (130 if c * oc // groups <= 100 else 48)
+        size = tuple(int(r.integers(1, hi + 1)) for _ in range(n))
+        if any(sz + 2 * pp < dd * (kk - 1) + 1 for sz, pp, dd, kk in zip(size, p, d, k)):
+            continue
+        batch = int(r.choice([1, 5]))
+        x = r.standard_normal((batch, c, *size), dtype=np.float32)
+        w = r.standard_normal((oc, c // groups, *k), dtype=np.float32)
+        b = r.standard_normal(oc, dtype=np.float32)
+        f = ops.conv2d if n == 2 else ops.conv3d
+        base = _torch_conv(n, x, w, b, stride=s, padding=p, dilation=d, groups=groups)
+        res = r.standard_normal(base.shape, dtype=np.float32)
+        post = [ELTWISE[it % len(ELTWISE)]]
+        if it % 3 == 0:
+            post = [("sum", res, 0.5)] + post
+        if it % 5 == 1:
+            post = [("batch_norm", b, b)] + post + [("prelu", np.abs(b))]
+        got = f(x, w, b, stride=s, padding=p, dilation=d, groups=groups, post_ops=post)
+        _close(got, _apply(base, post), c // groups * int(np.prod(k)))

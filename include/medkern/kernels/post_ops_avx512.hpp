@@ -7,28 +7,64 @@
 #include <cstdint>
 
 #include "medkern/core/config.hpp"
+#include "medkern/kernels/math_avx512.hpp"
 #include "medkern/kernels/post_ops.hpp"
 
 MEDKERN_ISA_BEGIN(avx512)
 namespace medkern::kernels::avx512 {
 
-MEDKERN_ALWAYS_INLINE __m512 eltwise(__m512 v, const PostOp& op) {
+/// The transcendental eltwise ops, out of line: inlined into every accumulator of every
+/// register tile they would multiply the code of the kernels (and their compile time) many
+/// times over for ops that are rare in a chain and cost ~30 instructions per vector anyway.
+__attribute__((noinline)) inline __m512 eltwise_transcendental(__m512 v, const PostOp& op) {
   switch (op.alg) {
-    case Eltwise::relu: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case Eltwise::elu: {
+      const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NGT_UQ);
+      return _mm512_mask_mul_ps(v, neg, expm1_ps(v), _mm512_set1_ps(op.alpha));
+    }
+    case Eltwise::sigmoid: return sigmoid_ps(v);
+    case Eltwise::tanh: return tanh_ps(v);
+    case Eltwise::gelu_erf: return gelu_erf_ps(v);
+    case Eltwise::gelu_tanh: return gelu_tanh_ps(v);
+    default: return v;
+  }
+}
+
+MEDKERN_ALWAYS_INLINE __m512 eltwise(__m512 v, const PostOp& op) {
+  const __m512 z = _mm512_setzero_ps();
+  switch (op.alg) {
+    case Eltwise::relu: return _mm512_max_ps(v, z);
     case Eltwise::leaky_relu: {
-      const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+      const __mmask16 neg = _mm512_cmp_ps_mask(v, z, _CMP_LT_OQ);
       return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(op.alpha));
     }
     case Eltwise::clip:
       return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(op.alpha)), _mm512_set1_ps(op.beta));
     case Eltwise::linear:
       return _mm512_fmadd_ps(v, _mm512_set1_ps(op.alpha), _mm512_set1_ps(op.beta));
+    case Eltwise::elu:
+    case Eltwise::sigmoid:
+    case Eltwise::tanh:
+    case Eltwise::gelu_erf:
+    case Eltwise::gelu_tanh: return eltwise_transcendental(v, op);
+    case Eltwise::hardswish: {
+      const __m512 r6 = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, _mm512_set1_ps(3.f)), z),
+                                      _mm512_set1_ps(6.f));
+      return _mm512_div_ps(_mm512_mul_ps(v, r6), _mm512_set1_ps(6.f));
+    }
   }
   return v;
 }
 
+/// v < 0 ? slope * v : v.
+MEDKERN_ALWAYS_INLINE __m512 prelu(__m512 v, __m512 slope) {
+  const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mask_mul_ps(v, neg, v, slope);
+}
+
 /// Applies the chain to `v` holding output columns [n, n + 16); per-column data is read under
-/// mask `m`, so a tail vector never reads past the end of bias/scale arrays.
+/// mask `m`, so a tail vector never reads past the end of bias/scale arrays. Register tiles
+/// run heads of chains only (post_ops.hpp): a sum here is a no-op.
 MEDKERN_ALWAYS_INLINE __m512 apply_post_ops(const PostOps& p, __m512 v, std::int64_t n,
                                             __mmask16 m = 0xffff) {
   for (const PostOp& op : p) {
@@ -38,7 +74,11 @@ MEDKERN_ALWAYS_INLINE __m512 apply_post_ops(const PostOps& p, __m512 v, std::int
         v = _mm512_mul_ps(v, op.data ? _mm512_maskz_loadu_ps(m, op.data + n)
                                      : _mm512_set1_ps(op.alpha));
         break;
+      case PostOpKind::prelu:
+        v = prelu(v, op.data ? _mm512_maskz_loadu_ps(m, op.data + n) : _mm512_set1_ps(op.alpha));
+        break;
       case PostOpKind::eltwise: v = eltwise(v, op); break;
+      case PostOpKind::sum: break;
     }
   }
   return v;

@@ -6,16 +6,25 @@
 // a following concat then costs nothing. Weights OI[D]HW contiguous, bias OC floats.
 //
 // Algorithms (ConvAlgorithm), chosen once at construction by this heuristic, in order:
-//   1. im2col_gemm when the channel blocks of the direct kernel would straddle groups
-//      (groups > 1 with IC/groups or OC/groups not a multiple of 16, depthwise included).
-//   2. im2col_gemm when the best direct kernel is the scalar ref one but a vector BRGEMM is
+//   1. depthwise when groups == in_channels == out_channels > 1 (the depthwise kernels,
+//      kernels/conv/depthwise: vectorised over 16 channels, no reduction to block).
+//   2. im2col_gemm when the channel blocks of the direct kernel would straddle groups
+//      (groups > 1 with IC/groups or OC/groups not a multiple of 16, channel multipliers > 1
+//      of depthwise-like convolutions included).
+//   3. im2col_gemm when the best direct kernel is the scalar ref one but a vector BRGEMM is
 //      available (an avx2 cap: the AVX2 BRGEMM beats the scalar direct kernel).
-//   3. im2col_gemm when padding channels to blocks of 16 wastes more than 30% of the direct
+//   4. im2col_gemm when padding channels to blocks of 16 wastes more than 30% of the direct
 //      kernel's FLOPs: ceil16(ICg)*ceil16(OCg) > 1.3*ICg*OCg (first layers with 1 or 3 input
 //      channels, heads with 1 or 2 outputs, 17 or 33 channels).
-//   4. gemm_1x1 for 1x1 kernels with stride 1 and no padding.
-//   5. direct otherwise.
-// MEDKERN_VERBOSE=1 logs "conv,<algorithm>:<kernel>,<problem>,<ms>" per execute.
+//   5. gemm_1x1 for 1x1 kernels with stride 1 and no padding.
+//   6. direct otherwise.
+// MEDKERN_VERBOSE=1 logs "conv,<algorithm>:<kernel>,<problem>,<ms>" per execute, e.g.
+// "conv,depthwise:conv_f32f32_f32_depthwise__avx512,...".
+//
+// Post-ops: bias, then the caller's chain. Register-tile kernels (direct, gemm_1x1,
+// depthwise) fuse its head (everything before the first sum); the tail runs on each stored
+// output row while it is in L1 (kernels/post_ops_row.hpp), where residual rows can be
+// addressed. im2col_gemm runs the whole chain on its per-channel output rows before the copy.
 //
 // direct: the input is reordered once per execute into a zero-padded channel-blocked copy
 //   (nCdhw16c with the padding materialised — so every tap of every output pixel is in
@@ -30,6 +39,8 @@
 // gemm_1x1: the direct kernel on the image flattened to one row of D*H*W pixels: a GEMM of
 //   pixels x input channels by input channels x output channels (falls back to per-row
 //   direct when src or dst planes are not contiguous).
+// depthwise: the same zero-padded blocked input as direct; per (image, channel block, output
+//   row segment) the depthwise kernel computes 16 channels x up to kConvSegment pixels.
 // im2col_gemm: per (image, group, chunk of output rows sized to kIm2colBytes), im2col into a
 //   per-task buffer (skipped for 1x1/stride-1/unpadded contiguous planes, which already are
 //   the column matrix), then the BRGEMM registry's best row: C[OCg][pixels] = W_g[OCg][K] x
@@ -40,6 +51,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,8 +64,10 @@
 #include "medkern/kernels/brgemm/registry.hpp"
 #include "medkern/kernels/conv/desc.hpp"
 #include "medkern/kernels/conv/im2col.hpp"
+#include "medkern/kernels/conv/depthwise/registry.hpp"
 #include "medkern/kernels/conv/registry.hpp"
 #include "medkern/kernels/post_ops.hpp"
+#include "medkern/kernels/post_ops_row.hpp"
 #include "medkern/ops/im2col.hpp"
 
 namespace medkern::ops {
@@ -62,7 +76,7 @@ using kernels::PostOps;
 using kernels::conv::ConvDesc;
 namespace kb = medkern::kernels::brgemm;
 
-enum class ConvAlgorithm : std::uint8_t { automatic, direct, gemm_1x1, im2col_gemm };
+enum class ConvAlgorithm : std::uint8_t { automatic, direct, gemm_1x1, im2col_gemm, depthwise };
 
 constexpr const char* conv_algorithm_name(ConvAlgorithm a) noexcept {
   switch (a) {
@@ -70,6 +84,7 @@ constexpr const char* conv_algorithm_name(ConvAlgorithm a) noexcept {
     case ConvAlgorithm::direct: return "direct";
     case ConvAlgorithm::gemm_1x1: return "gemm_1x1";
     case ConvAlgorithm::im2col_gemm: return "im2col_gemm";
+    case ConvAlgorithm::depthwise: return "depthwise";
   }
   return "?";
 }
@@ -132,25 +147,60 @@ inline bool plane_contiguous(const TensorView& t) {
   return true;
 }
 
-/// The chain applied to a whole row of output channel `oc` (per-channel data as scalars).
-inline void apply_row(const PostOps& post, i64 oc, float* v, i64 n) noexcept {
-  for (const kernels::PostOp& op : post) {
-    switch (op.kind) {
-      case kernels::PostOpKind::bias: {
-        const float b = op.data[oc];
-        for (i64 i = 0; i < n; ++i) v[i] += b;
-        break;
-      }
-      case kernels::PostOpKind::scale: {
-        const float s = op.data ? op.data[oc] : op.alpha;
-        for (i64 i = 0; i < n; ++i) v[i] *= s;
-        break;
-      }
-      case kernels::PostOpKind::eltwise:
-        for (i64 i = 0; i < n; ++i) v[i] = kernels::eltwise_ref(op.alg, v[i], op.alpha, op.beta);
-        break;
-    }
+/// Byte range [lo, hi) a strided view touches (empty views give lo == hi).
+inline std::pair<const char*, const char*> extent_of(const TensorView& t) {
+  const char* lo = static_cast<const char*>(t.data);
+  const char* hi = lo;
+  for (int i = 0; i < t.rank; ++i) {
+    const i64 ext = (t.shape[std::size_t(i)] - 1) * t.strides[std::size_t(i)];
+    if (t.shape[std::size_t(i)] == 0) return {lo, lo};
+    (ext < 0 ? lo : hi) += ext;
   }
+  return {lo, hi + i64(dtype_size(t.dtype))};
+}
+
+inline bool overlap(const TensorView& a, const TensorView& b) {
+  const auto [a0, a1] = extent_of(a);
+  const auto [b0, b1] = extent_of(b);
+  return a0 < a1 && b0 < b1 && a0 < b1 && b0 < a1;
+}
+
+/// Checks the residual views of the sum post-ops of `chain` against dst (op: the op's name).
+inline void check_sums(const char* op, const PostOps& chain, std::span<const TensorView> sums,
+                       const TensorView& dst) {
+  using medkern::detail::throw_shape;
+  if (i64(sums.size()) != chain.sums())
+    throw_shape(op, ": ", chain.sums(), " sum post-ops need as many residual tensors, got ",
+                sums.size());
+  for (const TensorView& r : sums) {
+    bool ok = r.dtype == DType::f32 && r.rank == dst.rank;
+    for (int i = 0; ok && i < r.rank; ++i)
+      ok = r.shape[std::size_t(i)] == dst.shape[std::size_t(i)] && r.strides[std::size_t(i)] % 4 == 0;
+    ok = ok && (r.shape[std::size_t(r.rank - 1)] <= 1 || r.strides[std::size_t(r.rank - 1)] == 4);
+    if (!ok)
+      throw_shape(op, ": a sum post-op tensor must be f32 with the output's shape ",
+                  dst.shape_str(), " and unit stride along W, got ", dtype_name(r.dtype), " ",
+                  r.shape_str());
+    if (dst.shape[0] > 0 && r.data == nullptr) throw_shape(op, ": sum post-op tensor data is null");
+    if (overlap(r, dst))
+      throw_shape(op, ": a sum post-op tensor must not overlap the output (it is read after "
+                      "the output rows are written)");
+  }
+}
+
+/// `tail` with its k-th sum pointed at row (n, c, d, h) from column w0 of sums[k].
+inline PostOps bind_row(const PostOps& tail, const std::vector<Planar>& sums, i64 n, i64 c, i64 d,
+                        i64 h, i64 w0) noexcept {
+  PostOps r = tail;
+  std::size_t k = 0;
+  for (int i = 0; i < r.count; ++i) {
+    kernels::PostOp& op = r.ops[std::size_t(i)];
+    if (op.kind != kernels::PostOpKind::sum) continue;
+    const Planar& p = sums[k++];
+    op.data = reinterpret_cast<const float*>(p.base + n * p.n + c * p.c + d * p.d + h * p.h +
+                                             w0 * p.w);
+  }
+  return r;
 }
 
 }  // namespace conv_detail
@@ -201,7 +251,10 @@ class ConvF32 {
 
   /// dst = post(conv(src) + bias). src, dst: planar f32 views (see the file comment); `post`
   /// runs after the bias (bias + post must fit PostOps::kMax). dst must not overlap src.
-  void execute(const TensorView& src, const TensorView& dst, const PostOps& post = {}) const {
+  /// `sums` holds one residual view per sum post-op, in order: dst's shape, unit stride along
+  /// W, not overlapping dst (its rows are read after the output rows are stored).
+  void execute(const TensorView& src, const TensorView& dst, const PostOps& post = {},
+               std::span<const TensorView> sums = {}) const {
     const ConvDesc d = problem(src);
     check_dst(d, src, dst);
     PostOps chain;
@@ -212,18 +265,22 @@ class ConvF32 {
                                    kernels::post_ops_str(post), ")");
     for (const auto& op : post) chain.push(op);
     for (const auto& op : chain)
-      if (op.kind != kernels::PostOpKind::eltwise && op.kind != kernels::PostOpKind::scale &&
-          op.data == nullptr)
+      if ((op.kind == kernels::PostOpKind::bias) && op.data == nullptr)
         medkern::detail::throw_shape(op_, ": a bias post-op needs data (", OC_str(), ")");
+    conv_detail::check_sums(op_, chain, sums, dst);
     if (d.N == 0) return;
     VerboseScope vs("conv", impl_name_.c_str(), [&] {
       return kernels::conv::describe(d) + ",post=" + kernels::post_ops_str(chain) +
              ",threads=" + std::to_string(num_threads());
     });
+    std::vector<conv_detail::Planar> res;
+    for (const TensorView& r : sums) res.push_back(conv_detail::planar_of(r));
     if (algo_ == ConvAlgorithm::im2col_gemm)
-      run_im2col(d, src, dst, chain);
+      run_im2col(d, src, dst, chain, res);
+    else if (algo_ == ConvAlgorithm::depthwise)
+      run_depthwise(d, src, dst, chain, res);
     else
-      run_direct(d, src, dst, chain);
+      run_direct(d, src, dst, chain, res);
   }
 
  private:
@@ -268,7 +325,10 @@ class ConvF32 {
     if (row == nullptr || gemm_row_ == nullptr)
       medkern::detail::throw_unsupported(op_, ": no kernel for ", kernels::conv::describe(d_));
     direct_row_ = row;
+    post_row_ = select(kernels::kPostRowRegistry, PostOps{}, isa);
+    dw_row_ = select(kernels::conv::depthwise::kDwRegistry, d_, isa);
     const i64 icg = d_.icg(), ocg = d_.ocg();
+    const bool depthwise = d_.groups > 1 && icg == 1 && ocg == 1 && dw_row_ != nullptr;
     const bool blockable = d_.groups == 1 || (icg % 16 == 0 && ocg % 16 == 0);
     const bool one_by_one = d_.kernel_volume() == 1 && d_.stride == std::array<i64, 3>{1, 1, 1} &&
                             d_.pad_before == std::array<i64, 3>{0, 0, 0} &&
@@ -276,7 +336,9 @@ class ConvF32 {
     const auto up = [](i64 c) { return (c + 15) / 16 * 16; };
     ConvAlgorithm a = forced;
     if (a == ConvAlgorithm::automatic) {
-      if (!blockable)
+      if (depthwise)
+        a = ConvAlgorithm::depthwise;
+      else if (!blockable)
         a = ConvAlgorithm::im2col_gemm;
       else if (row->isa == Isa::ref && gemm_row_->isa != Isa::ref)
         a = ConvAlgorithm::im2col_gemm;
@@ -286,6 +348,11 @@ class ConvF32 {
         a = ConvAlgorithm::gemm_1x1;
       else
         a = ConvAlgorithm::direct;
+    } else if (a == ConvAlgorithm::depthwise) {
+      if (!depthwise)
+        medkern::detail::throw_unsupported(op_, ": algorithm depthwise needs groups == ",
+                                           "in_channels == out_channels > 1, got groups ",
+                                           d_.groups, ", channels ", d_.IC, " -> ", d_.OC);
     } else if (a != ConvAlgorithm::im2col_gemm && !blockable) {
       medkern::detail::throw_unsupported(
           op_, ": algorithm ", conv_algorithm_name(a), " needs in/out channels per group ", icg,
@@ -295,12 +362,25 @@ class ConvF32 {
                                          "and no padding (", kernels::conv::describe(d_), ")");
     }
     algo_ = a;
-    kernel_ = a == ConvAlgorithm::im2col_gemm ? gemm_row_->name : row->name;
+    kernel_ = a == ConvAlgorithm::im2col_gemm ? gemm_row_->name
+              : a == ConvAlgorithm::depthwise ? dw_row_->name
+                                              : row->name;
     impl_name_ = std::string(conv_algorithm_name(a)) + ":" + kernel_;
   }
 
   void pack(const float* w) {
     const i64 icg = d_.icg(), ocg = d_.ocg(), kv = d_.kernel_volume(), G = d_.groups;
+    if (algo_ == ConvAlgorithm::depthwise) {  // [block][tap][16 channels]
+      const i64 cb = (G + 15) / 16;
+      wei_.allocate(cb * kv * 16);
+      for (i64 b = 0; b < cb; ++b)
+        for (i64 t = 0; t < kv; ++t)
+          for (i64 l = 0; l < 16; ++l) {
+            const i64 c = b * 16 + l;
+            wei_.data()[(b * kv + t) * 16 + l] = c < G ? w[c * kv + t] : 0.f;
+          }
+      return;
+    }
     if (algo_ == ConvAlgorithm::im2col_gemm) {
       wei_.allocate(d_.OC * icg * kv);
       std::memcpy(wei_.data(), w, std::size_t(wei_.size()) * sizeof(float));
@@ -374,50 +454,147 @@ class ConvF32 {
       medkern::detail::throw_shape(op_, ": output data is null");
   }
 
-  void run_direct(ConvDesc d, const TensorView& src, const TensorView& dst,
-                  const PostOps& chain) const {
+  /// The zero-padded channel-blocked copy of the input (nCdhw16c, padding materialised):
+  /// G groups of `icbg` blocks covering `icg` channels each.
+  AlignedBuffer<float> blocked_input(const ConvDesc& d, const conv_detail::Planar& s, i64 G,
+                                     i64 icbg, i64 icg) const {
+    const i64 Dp = d.padded(0), Hp = d.padded(1), Wp = d.padded(2);
+    const i64 ICB = G * icbg;
+    const i64 row_f = Wp * 16, plane_f = Dp * Hp * row_f;
+    AlignedBuffer<float> xb(medkern::detail::checked_mul(
+        medkern::detail::checked_mul(d.N, ICB, op_), plane_f, op_));
+    const kernels::conv::DirectRow& row = *direct_row_;
+    const i64 rows = d.N * ICB * Dp * Hp;
+    const i64 grain = std::max<i64>(1, 16384 / (row_f * 4));
+    const i64 pd = d.pad_before[0], ph = d.pad_before[1], pw = d.pad_before[2];
+    parallel_for_1d(rows, grain, [&](i64 r0, i64 r1) {
+      for (i64 r = r0; r < r1; ++r) {
+        float* out = xb.data() + r * row_f;
+        const i64 hp = r % Hp, dp = (r / Hp) % Dp, cb = (r / (Hp * Dp)) % ICB,
+                  n = r / (Hp * Dp * ICB);
+        const i64 id = dp - pd, ih = hp - ph;
+        if (id < 0 || id >= d.in[0] || ih < 0 || ih >= d.in[1]) {
+          std::memset(out, 0, std::size_t(row_f) * sizeof(float));
+          continue;
+        }
+        // Channel block cb of the whole tensor: group cb / icbg, block cb % icbg.
+        const i64 c0 = (cb / icbg) * icg + (cb % icbg) * 16;
+        const int nc = int(std::min<i64>(16, icg - (cb % icbg) * 16));
+        std::memset(out, 0, std::size_t(pw * 16) * sizeof(float));
+        row.to_blocked(s.base + n * s.n + c0 * s.c + id * s.d + ih * s.h, s.c, s.w, nc,
+                       d.in[2], out + pw * 16);
+        std::memset(out + (pw + d.in[2]) * 16, 0,
+                    std::size_t((Wp - pw - d.in[2]) * 16) * sizeof(float));
+      }
+    });
+    return xb;
+  }
+
+  /// Stores blocked row `tmp` (M pixels x nc channels from oc0) into dst at (n, od, oh, ow0)
+  /// and runs the chain's tail on the stored rows while they are in L1.
+  void store_rows(const float* tmp, int nc, i64 M, const conv_detail::Planar& o, i64 n, i64 oc0,
+                  i64 od, i64 oh, i64 ow0, const PostOps& tail,
+                  const std::vector<conv_detail::Planar>& res) const {
+    char* out0 = o.base + n * o.n + oc0 * o.c + od * o.d + oh * o.h + ow0 * o.w;
+    direct_row_->from_blocked(tmp, nc, M, out0, o.c, o.w);
+    for (int c = 0; c < nc && tail.count > 0; ++c) {
+      const PostOps rp = conv_detail::bind_row(tail, res, n, oc0 + c, od, oh, ow0);
+      char* out = out0 + c * o.c;
+      if (o.w == 4) {
+        post_row_->run(rp, oc0 + c, reinterpret_cast<float*>(out), M);
+      } else {
+        alignas(64) float buf[kConvSegment];
+        for (i64 w = 0; w < M; ++w) std::memcpy(buf + w, out + w * o.w, sizeof(float));
+        post_row_->run(rp, oc0 + c, buf, M);
+        for (i64 w = 0; w < M; ++w) std::memcpy(out + w * o.w, buf + w, sizeof(float));
+      }
+    }
+  }
+
+  void run_depthwise(const ConvDesc& d, const TensorView& src, const TensorView& dst,
+                     const PostOps& chain, const std::vector<conv_detail::Planar>& res) const {
+    namespace kd = kernels::conv::depthwise;
+    const conv_detail::Planar s = conv_detail::planar_of(src), o = conv_detail::planar_of(dst);
+    const i64 C = d.groups, CB = (C + 15) / 16, kv = d.kernel_volume();
+    const i64 Dp = d.padded(0), Hp = d.padded(1), Wp = d.padded(2);
+    const i64 OD = d.out(0), OH = d.out(1), OW = d.out(2);
+    const i64 row_f = Wp * 16, plane_f = Dp * Hp * row_f;
+    AlignedBuffer<float> xb = blocked_input(d, s, 1, CB, C);
+    std::vector<i64> taps(static_cast<std::size_t>(kv));
+    for (i64 k = 0; k < kv; ++k) {
+      const i64 a = k / (d.kernel[1] * d.kernel[2]), b = (k / d.kernel[2]) % d.kernel[1],
+                c = k % d.kernel[2];
+      taps[std::size_t(k)] = a * d.dilation[0] * Hp * row_f + b * d.dilation[1] * row_f +
+                             c * d.dilation[2] * 16;
+    }
+    // Head post-op data padded to whole blocks (index block*16 + lane).
+    PostOps head = chain.head();
+    std::vector<std::vector<float>> pdata;
+    for (int i = 0; i < head.count; ++i) {
+      auto& op = head.ops[std::size_t(i)];
+      if (op.data == nullptr) continue;
+      std::vector<float> v(std::size_t(CB * 16), 0.f);
+      std::copy(op.data, op.data + C, v.begin());
+      pdata.push_back(std::move(v));
+      op.data = pdata.back().data();
+    }
+    const PostOps tail = chain.tail();
+    const i64 S = kConvSegment, nseg = (OW + S - 1) / S;
+    const i64 items = d.N * CB * OD * OH * nseg;
+    const i64 sd = d.stride[0], sh = d.stride[1], sw = d.stride[2];
+    parallel_for_1d(items, 1, [&](i64 t0, i64 t1) {
+      alignas(64) float tmp[kConvSegment * 16];
+      kd::DwArgs a;
+      a.tap_off = taps.data();
+      a.taps = kv;
+      a.lda = 16 * sw;
+      a.dst = tmp;
+      for (i64 t = t0; t < t1; ++t) {
+        i64 r = t;
+        const i64 seg = r % nseg; r /= nseg;
+        const i64 oh = r % OH; r /= OH;
+        const i64 od = r % OD; r /= OD;
+        const i64 cb = r % CB;
+        const i64 n = r / CB;
+        const i64 ow0 = seg * S, M = std::min(S, OW - ow0);
+        a.src = xb.data() + (n * CB + cb) * plane_f + (od * sd * Hp + oh * sh) * row_f +
+                ow0 * sw * 16;
+        a.wei = wei_.data() + cb * kv * 16;
+        a.post = head.shifted(cb * 16);
+        dw_row_->run(a, M);
+        store_rows(tmp, int(std::min<i64>(16, C - cb * 16)), M, o, n, cb * 16, od, oh, ow0,
+                   tail, res);
+      }
+    });
+  }
+
+  void run_direct(ConvDesc d, const TensorView& src, const TensorView& dst, const PostOps& chain,
+                  std::vector<conv_detail::Planar> res) const {
     namespace kc = kernels::conv;
     conv_detail::Planar s = conv_detail::planar_of(src), o = conv_detail::planar_of(dst);
-    if (algo_ == ConvAlgorithm::gemm_1x1 && conv_detail::plane_contiguous(src) &&
-        conv_detail::plane_contiguous(dst)) {
+    bool flat = algo_ == ConvAlgorithm::gemm_1x1 && conv_detail::plane_contiguous(src) &&
+                conv_detail::plane_contiguous(dst);
+    for (const conv_detail::Planar& r : res) {
+      TensorView rv = dst;  // the residual's geometry: dst's shape with its strides
+      rv.strides = {r.n, r.c, r.d, r.h, r.w};
+      if (d.spatial == 2) rv.strides = {r.n, r.c, r.h, r.w};
+      flat = flat && conv_detail::plane_contiguous(rv);
+    }
+    if (flat) {
       d.in = {1, 1, d.in[0] * d.in[1] * d.in[2]};  // one row of every pixel: a GEMM
       s.d = s.h = o.d = o.h = 0;
       s.w = o.w = 4;
+      for (conv_detail::Planar& r : res) r.d = r.h = 0, r.w = 4;
     }
+    const PostOps tail = chain.tail();
     const i64 G = d.groups, icg = d.icg(), ocg = d.ocg(), kv = d.kernel_volume();
     const i64 Dp = d.padded(0), Hp = d.padded(1), Wp = d.padded(2);
     const i64 OD = d.out(0), OH = d.out(1), OW = d.out(2);
     const i64 ICB = G * icb_;
     const i64 row_f = Wp * 16, plane_f = Dp * Hp * row_f;
     // 1. Zero-padded blocked copy of the input.
-    AlignedBuffer<float> xb(medkern::detail::checked_mul(
-        medkern::detail::checked_mul(d.N, ICB, op_), plane_f, op_));
     const kc::DirectRow& row = *direct_row_;
-    {
-      const i64 rows = d.N * ICB * Dp * Hp;
-      const i64 grain = std::max<i64>(1, 16384 / (row_f * 4));
-      const i64 pd = d.pad_before[0], ph = d.pad_before[1], pw = d.pad_before[2];
-      parallel_for_1d(rows, grain, [&](i64 r0, i64 r1) {
-        for (i64 r = r0; r < r1; ++r) {
-          float* out = xb.data() + r * row_f;
-          const i64 hp = r % Hp, dp = (r / Hp) % Dp, cb = (r / (Hp * Dp)) % ICB,
-                    n = r / (Hp * Dp * ICB);
-          const i64 id = dp - pd, ih = hp - ph;
-          if (id < 0 || id >= d.in[0] || ih < 0 || ih >= d.in[1]) {
-            std::memset(out, 0, std::size_t(row_f) * sizeof(float));
-            continue;
-          }
-          // Channel block cb of the whole tensor: group cb / icb_, block cb % icb_.
-          const i64 c0 = (cb / icb_) * icg + (cb % icb_) * 16;
-          const int nc = int(std::min<i64>(16, icg - (cb % icb_) * 16));
-          std::memset(out, 0, std::size_t(pw * 16) * sizeof(float));
-          row.to_blocked(s.base + n * s.n + c0 * s.c + id * s.d + ih * s.h, s.c, s.w, nc,
-                         d.in[2], out + pw * 16);
-          std::memset(out + (pw + d.in[2]) * 16, 0,
-                      std::size_t((Wp - pw - d.in[2]) * 16) * sizeof(float));
-        }
-      });
-    }
+    AlignedBuffer<float> xb = blocked_input(d, s, G, icb_, icg);
     // 2. Offsets of the batch elements (icb, kd, kh, kw) from a pixel's first tap.
     std::vector<i64> a_off(static_cast<std::size_t>(batch_));
     for (i64 b = 0; b < batch_; ++b) {
@@ -429,7 +606,7 @@ class ConvF32 {
     }
     // 3. Post-op data padded to whole blocks: index (g*ocb_ + block)*16 + lane.
     std::vector<std::vector<float>> pdata;
-    PostOps post = chain;
+    PostOps post = chain.head();
     for (int i = 0; i < post.count; ++i) {
       auto& op = post.ops[std::size_t(i)];
       if (op.data == nullptr) continue;
@@ -479,16 +656,14 @@ class ConvF32 {
           const int nc = int(std::min<i64>(16, ocg - blk * 16));
           if (nc <= 0) break;
           const i64 oc0 = g * ocg + blk * 16;
-          row.from_blocked(tmp + v * M * 16, nc, M,
-                           o.base + n * o.n + oc0 * o.c + od * o.d + oh * o.h + ow0 * o.w, o.c,
-                           o.w);
+          store_rows(tmp + v * M * 16, nc, M, o, n, oc0, od, oh, ow0, tail, res);
         }
       }
     });
   }
 
   void run_im2col(const ConvDesc& d, const TensorView& src, const TensorView& dst,
-                  const PostOps& chain) const {
+                  const PostOps& chain, const std::vector<conv_detail::Planar>& res) const {
     const conv_detail::Planar s = conv_detail::planar_of(src), o = conv_detail::planar_of(dst);
     const auto st = conv_detail::image_strides(src);
     const i64 G = d.groups, icg = d.icg(), ocg = d.ocg(), kv = d.kernel_volume();
@@ -533,9 +708,10 @@ class ConvF32 {
         for (i64 m = 0; m < ocg; ++m) {
           const i64 oc = g * ocg + m;
           float* v = tmp + m * np;
-          conv_detail::apply_row(chain, oc, v, np);
           i64 od = q0 / OH, oh = q0 % OH;
           for (i64 q = q0; q < q1; ++q, v += OW) {
+            if (chain.count > 0)
+              post_row_->run(conv_detail::bind_row(chain, res, n, oc, od, oh, 0), oc, v, OW);
             char* out = o.base + n * o.n + oc * o.c + od * o.d + oh * o.h;
             if (o.w == 4)
               std::memcpy(out, v, std::size_t(OW) * sizeof(float));
@@ -559,6 +735,8 @@ class ConvF32 {
   ConvAlgorithm algo_ = ConvAlgorithm::direct;
   const kernels::conv::DirectRow* direct_row_ = nullptr;
   const kernels::brgemm::BrgemmRow* gemm_row_ = nullptr;
+  const kernels::PostRowRow* post_row_ = nullptr;
+  const kernels::conv::depthwise::DwRow* dw_row_ = nullptr;
   const char* kernel_ = "";
   std::string impl_name_;
   std::vector<float> bias_;

@@ -108,6 +108,9 @@ void gemm(std::int64_t M, const TA* a, std::int64_t lda, const PackedB<TB>& b, T
   if (M < 0) medkern::detail::throw_shape("gemm: M ", M, " must be non-negative");
   if (lda < K) medkern::detail::throw_shape("gemm: lda ", lda, " must be >= K ", K);
   if (ldc < N) medkern::detail::throw_shape("gemm: ldc ", ldc, " must be >= N ", N);
+  if (post.sums() > 0)
+    medkern::detail::throw_unsupported("gemm: sum post-ops (", kernels::post_ops_str(post),
+                                       ") are not fused into a GEMM; add the residual after it");
   kb::BrgemmDesc proto = detail::gemm_desc<TA, TB, TC>(lda, b.width(), ldc);
   proto.post = post;
   const kb::BrgemmRow* row = select(kb::kRegistry, proto, active_isa());

@@ -12,6 +12,8 @@ Example
 
 from __future__ import annotations
 
-from ._conv import PackedConv, col2im, conv2d, conv3d, im2col
+from ._conv import (PackedConv, PackedConvTranspose, col2im, conv2d, conv3d, conv_transpose2d,
+                    conv_transpose3d, im2col)
 
-__all__ = ["conv2d", "conv3d", "PackedConv", "im2col", "col2im"]
+__all__ = ["conv2d", "conv3d", "PackedConv", "conv_transpose2d", "conv_transpose3d",
+           "PackedConvTranspose", "im2col", "col2im"]

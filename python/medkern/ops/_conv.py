@@ -9,7 +9,8 @@ import numpy as np
 
 from .. import _core
 
-__all__ = ["conv2d", "conv3d", "PackedConv", "im2col", "col2im"]
+__all__ = ["conv2d", "conv3d", "PackedConv", "conv_transpose2d", "conv_transpose3d",
+           "PackedConvTranspose", "im2col", "col2im"]
 
 
 # ---- argument normalisation ----------------------------------------------------------------
@@ -75,47 +76,106 @@ def _channel_array(v, oc: int, name: str, op: str) -> np.ndarray:
     return a
 
 
-def _post_ops(post_ops, oc: int, op: str) -> list:
+_POST_OP_NAMES = ("relu, relu6, leaky_relu, clip, linear, elu, sigmoid, tanh, gelu, hardswish, "
+                  "prelu, scale, bias, batch_norm, sum, add, mul")
+
+
+def _post_ops(post_ops, oc: int, op: str, out=None) -> list:
     """Post-op specs -> (name, a, b) tuples for the binding.
 
     Accepted items: "relu", "relu6", ("leaky_relu", alpha), ("clip", lo, hi),
-    ("linear", alpha, beta), ("scale", float or per-channel array), ("bias", per-channel
-    array), ("batch_norm", scale, shift) (folded: scale then shift).
+    ("linear", alpha, beta), "elu" / ("elu", alpha), "sigmoid", "tanh", "gelu" /
+    ("gelu", "tanh") / ("gelu", "none"), "hardswish", ("prelu", w) (scalar or (OC,)),
+    ("scale", float or per-channel array), ("bias", per-channel array),
+    ("batch_norm", scale, shift) (folded: scale then shift), ("sum", tensor) /
+    ("sum", tensor, scale) (adds scale * tensor, a tensor of the output's shape),
+    ("add", per-channel array), ("mul", per-channel array).
     """
     if post_ops is None:
         return []
     if isinstance(post_ops, (str, tuple)):
         post_ops = [post_ops]
-    out = []
+    if not isinstance(post_ops, (list,)):
+        post_ops = list(post_ops)
+    out_list = []
+
+    def nargs(name, args, lo, hi):
+        if not lo <= len(args) <= hi:
+            want = str(lo) if lo == hi else f"{lo} to {hi}"
+            raise ValueError(f"{op}: post-op {name} takes {want} arguments, got {len(args)}")
+
     for item in post_ops:
-        name, args = (item, ()) if isinstance(item, str) else (item[0], tuple(item[1:]))
-        if name == "relu":
-            out.append(("relu", None, None))
-        elif name == "relu6":
-            out.append(("clip", 0.0, 6.0))
-        elif name == "leaky_relu":
-            out.append(("leaky_relu", float(args[0]) if args else 0.01, None))
-        elif name in ("clip", "linear"):
-            if len(args) != 2:
-                raise ValueError(f"{op}: post-op {name} needs 2 arguments, got {len(args)}")
-            out.append((name, float(args[0]), float(args[1])))
-        elif name == "scale":
-            if len(args) != 1:
-                raise ValueError(f"{op}: post-op scale needs 1 argument")
-            s = args[0]
-            out.append(("scale", float(s), None) if isinstance(s, numbers.Real)
-                       else ("scale", _channel_array(s, oc, "scale", op), None))
-        elif name == "bias":
-            out.append(("bias", _channel_array(args[0], oc, "bias", op), None))
-        elif name == "batch_norm":
-            if len(args) != 2:
-                raise ValueError(f"{op}: post-op batch_norm needs (scale, shift)")
-            out.append(("scale", _channel_array(args[0], oc, "batch_norm scale", op), None))
-            out.append(("bias", _channel_array(args[1], oc, "batch_norm shift", op), None))
+        if isinstance(item, str):
+            name, args = item, ()
+        elif isinstance(item, (tuple, list)) and item and isinstance(item[0], str):
+            name, args = item[0], tuple(item[1:])
         else:
-            raise ValueError(f"{op}: unknown post-op {name!r} (relu, relu6, leaky_relu, clip, "
-                             "linear, scale, bias, batch_norm)")
-    return out
+            raise TypeError(f"{op}: a post-op must be a name or a (name, args...) tuple, "
+                            f"got {item!r}")
+        if name in ("relu", "sigmoid", "tanh", "hardswish"):
+            nargs(name, args, 0, 0)
+            out_list.append((name, None, None))
+        elif name == "relu6":
+            nargs(name, args, 0, 0)
+            out_list.append(("clip", 0.0, 6.0))
+        elif name == "leaky_relu":
+            nargs(name, args, 0, 1)
+            out_list.append(("leaky_relu", float(args[0]) if args else 0.01, None))
+        elif name == "elu":
+            nargs(name, args, 0, 1)
+            out_list.append(("elu", float(args[0]) if args else 1.0, None))
+        elif name == "gelu":
+            nargs(name, args, 0, 1)
+            form = args[0] if args else "none"
+            if form not in ("none", "tanh"):
+                raise ValueError(f"{op}: post-op gelu approximation {form!r} must be 'none' "
+                                 "(erf) or 'tanh'")
+            out_list.append(("gelu_tanh" if form == "tanh" else "gelu_erf", None, None))
+        elif name in ("clip", "linear"):
+            nargs(name, args, 2, 2)
+            lo, hi = float(args[0]), float(args[1])
+            if name == "clip" and lo > hi:
+                raise ValueError(f"{op}: post-op clip needs lo <= hi, got ({lo}, {hi})")
+            out_list.append((name, lo, hi))
+        elif name == "scale":
+            nargs(name, args, 1, 1)
+            s = args[0]
+            out_list.append(("scale", float(s), None) if isinstance(s, numbers.Real)
+                            else ("scale", _channel_array(s, oc, "scale", op), None))
+        elif name == "prelu":
+            nargs(name, args, 1, 1)
+            w = args[0]
+            if isinstance(w, numbers.Real) or (np.ndim(w) <= 1 and np.size(w) == 1 and oc != 1):
+                out_list.append(("prelu", float(np.asarray(w).reshape(-1)[0]), None))
+            else:
+                out_list.append(("prelu", _channel_array(w, oc, "prelu weight", op), None))
+        elif name in ("bias", "add"):
+            nargs(name, args, 1, 1)
+            out_list.append(("bias", _channel_array(args[0], oc, name, op), None))
+        elif name == "mul":
+            nargs(name, args, 1, 1)
+            out_list.append(("scale", _channel_array(args[0], oc, name, op), None))
+        elif name == "batch_norm":
+            nargs(name, args, 2, 2)
+            out_list.append(("scale", _channel_array(args[0], oc, "batch_norm scale", op), None))
+            out_list.append(("bias", _channel_array(args[1], oc, "batch_norm shift", op), None))
+        elif name == "sum":
+            nargs(name, args, 1, 2)
+            t = args[0]
+            if not isinstance(t, np.ndarray):
+                raise TypeError(f"{op}: post-op sum tensor must be a numpy.ndarray, got "
+                                f"{type(t).__name__}")
+            if t.dtype != np.float32:
+                raise TypeError(f"{op}: post-op sum tensor must have dtype float32, got "
+                                f"{t.dtype.name}")
+            # The residual is read after the output rows are stored: never alias the output.
+            if out is not None and np.may_share_memory(t, out):
+                t = t.copy()
+            out_list.append(("sum", np.ascontiguousarray(t), float(args[1]) if len(args) > 1
+                             else 1.0))
+        else:
+            raise ValueError(f"{op}: unknown post-op {name!r} ({_POST_OP_NAMES})")
+    return out_list
 
 
 # ---- convolution ---------------------------------------------------------------------------
@@ -174,25 +234,50 @@ class PackedConv:
         self.kernel_ = self._impl.kernel
 
     def __call__(self, x, post_ops: Sequence[Any] | None = None,
-                 out: np.ndarray | None = None) -> np.ndarray:
-        """Convolve ``x`` (N, C, [D,] H, W); ``post_ops`` run after the bias."""
+                 out: np.ndarray | None = None, out_channel_offset: int = 0) -> np.ndarray:
+        """Convolve ``x`` (N, C, [D,] H, W); ``post_ops`` run after the bias.
+
+        ``out``: a C-contiguous float32 (N, C_total, ...) array; the result goes into channels
+        ``[out_channel_offset, out_channel_offset + out_channels)`` and ``out`` is returned.
+        """
         x = _array(x, "input", self._op, self._spatial + 2)
-        return self._impl(x, _post_ops(post_ops, self._oc, self._op), out)
+        _check_out(out, out_channel_offset, self._op)
+        return self._impl(x, _post_ops(post_ops, self._oc, self._op, out), out,
+                          int(out_channel_offset))
 
     def __repr__(self) -> str:
         return f"PackedConv({self._op}, algorithm={self.algorithm_!r}, kernel={self.kernel_!r})"
 
 
-def _conv(n, input, weight, bias, stride, padding, dilation, groups, post_ops, out, algorithm):
+def _check_out(out, offset, op: str) -> None:
+    if not _is_int(offset):
+        raise TypeError(f"{op}: out_channel_offset must be an int, got {offset!r}")
+    if out is None:
+        if offset != 0:
+            raise ValueError(f"{op}: out_channel_offset {offset} needs an out= array")
+        return
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{op}: out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != np.float32:
+        raise TypeError(f"{op}: out must have dtype float32, got {out.dtype.name}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{op}: out must be C-contiguous (it is written in place)")
+    if not out.flags.writeable:
+        raise ValueError(f"{op}: out must be writeable")
+
+
+def _conv(n, input, weight, bias, stride, padding, dilation, groups, post_ops, out,
+          out_channel_offset, algorithm):
     op = f"conv{n}d"
     weight = _array(weight, "weight", op, n + 2)
     input = _array(input, "input", op, n + 2)
     conv = PackedConv(weight, bias, stride, padding, dilation, groups, algorithm=algorithm)
-    return conv(input, post_ops, out)
+    return conv(input, post_ops, out, out_channel_offset)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
-           post_ops=None, *, out=None, algorithm: str = "auto") -> np.ndarray:
+           post_ops=None, *, out=None, out_channel_offset=0,
+           algorithm: str = "auto") -> np.ndarray:
     """2-D convolution of float32 NCHW arrays, as ``torch.nn.functional.conv2d``.
 
     Parameters
@@ -204,12 +289,19 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
     padding : int, (int, int), "same", "valid", or ((top, bottom), (left, right))
     groups : int
     post_ops : sequence, optional
-        Fused after the bias while the output tile is in cache: "relu", "relu6",
-        ("leaky_relu", alpha), ("clip", lo, hi), ("linear", alpha, beta),
-        ("scale", s or per-channel array), ("bias", per-channel array),
-        ("batch_norm", scale, shift). At most 4 ops including the bias (batch_norm counts 2).
-    out : ndarray, float32, (N, C_out, H_out, W_out), optional
-        Written in place and returned.
+        Fused after the bias while the output tile is in cache, in order: "relu", "relu6",
+        ("leaky_relu", alpha), ("clip", lo, hi), ("linear", alpha, beta), "elu" /
+        ("elu", alpha), "sigmoid", "tanh", "gelu" / ("gelu", "tanh"), "hardswish",
+        ("prelu", w) (scalar or per-channel), ("scale", s or per-channel array),
+        ("bias", per-channel array), ("batch_norm", scale, shift), ("sum", tensor) /
+        ("sum", tensor, scale) (residual of the output's shape; any op may follow),
+        ("add", per-channel array), ("mul", per-channel array). At most 10 ops including the
+        bias (batch_norm counts 2).
+    out : ndarray, float32, (N, C_total, H_out, W_out), optional
+        Written in place and returned; channels [out_channel_offset, out_channel_offset +
+        C_out) receive the result (C_total >= out_channel_offset + C_out), so a following
+        concatenation costs nothing.
+    out_channel_offset : int
     algorithm : {"auto", "direct", "gemm_1x1", "im2col_gemm"}
 
     Returns
@@ -227,11 +319,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
            [4., 6., 6., 4.]], dtype=float32)
     """
     return _conv(2, input, weight, bias, stride, padding, dilation, groups, post_ops, out,
-                 algorithm)
+                 out_channel_offset, algorithm)
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
-           post_ops=None, *, out=None, algorithm: str = "auto") -> np.ndarray:
+           post_ops=None, *, out=None, out_channel_offset=0,
+           algorithm: str = "auto") -> np.ndarray:
     """3-D convolution of float32 NCDHW arrays, as ``torch.nn.functional.conv3d``.
 
     Arguments as :func:`conv2d` with three spatial dimensions (D, H, W).
@@ -244,7 +337,137 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
     (1, 3, 4, 5, 6)
     """
     return _conv(3, input, weight, bias, stride, padding, dilation, groups, post_ops, out,
-                 algorithm)
+                 out_channel_offset, algorithm)
+
+
+# ---- transposed convolution ----------------------------------------------------------------
+
+class PackedConvTranspose:
+    """A transposed convolution whose weights are validated and packed once.
+
+    Parameters
+    ----------
+    weight : ndarray, float32, (in_channels, out_channels/groups, [kD,] kH, kW)
+        torch's layout; 4-D for 2-D, 5-D for 3-D.
+    bias : ndarray, float32, (out_channels,), optional
+    stride, padding, output_padding, groups, dilation
+        As in ``torch.nn.functional.conv_transpose2d`` / ``conv_transpose3d``.
+
+    Attributes
+    ----------
+    algorithm_ : str
+        "scatter" (kernel == stride, no padding or dilation: the U-Net up-convolution, each
+        output pixel written once from a GEMM) or "col2im" (GEMM + col2im accumulation).
+
+    Examples
+    --------
+    >>> import numpy as np, medkern
+    >>> up = medkern.ops.PackedConvTranspose(np.ones((4, 2, 2, 2), np.float32), stride=2)
+    >>> up(np.ones((1, 4, 3, 5), np.float32)).shape
+    (1, 2, 6, 10)
+    """
+
+    def __init__(self, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                 dilation=1):
+        op = ("conv_transpose3d" if isinstance(weight, np.ndarray) and weight.ndim == 5
+              else "conv_transpose2d")
+        weight = _array(weight, "weight", op)
+        if weight.ndim not in (4, 5):
+            raise ValueError(f"{op}: weight must be 4-D (2-D transposed convolution) or 5-D "
+                             f"(3-D), got {weight.ndim}-D with shape {weight.shape}")
+        n = weight.ndim - 2
+        if bias is not None:
+            bias = _array(bias, "bias", op, 1)
+        if not _is_int(groups):
+            raise TypeError(f"{op}: groups must be an int, got {groups!r}")
+        self._op, self._spatial = op, n
+        self._oc = weight.shape[1] * int(groups) if _is_int(groups) else 0
+        self._kernel = tuple(weight.shape[2:])
+        self._stride = _tuple(stride, n, "stride", op)
+        self._padding = _tuple(padding, n, "padding", op)
+        self._output_padding = _tuple(output_padding, n, "output_padding", op)
+        self._dilation = _tuple(dilation, n, "dilation", op)
+        self._impl = _core.ConvTransposeF32(
+            weight, bias, n, _dhw(self._stride, 1), _dhw(self._padding, 0),
+            _dhw(self._output_padding, 0), _dhw(self._dilation, 1), int(groups))
+        self.algorithm_ = self._impl.algorithm
+        self.kernel_ = self._impl.kernel
+
+    def _output_size(self, x, output_size):
+        """torch's output_size -> the spatial sizes, checked against the valid range."""
+        op, n = self._op, self._spatial
+        if isinstance(output_size, (tuple, list)) and len(output_size) == n + 2:
+            output_size = output_size[2:]
+        size = _tuple(tuple(output_size) if isinstance(output_size, (tuple, list))
+                      else output_size, n, "output_size", op)
+        for i in range(n):
+            lo = ((x.shape[2 + i] - 1) * self._stride[i] - 2 * self._padding[i]
+                  + self._dilation[i] * (self._kernel[i] - 1) + 1)
+            hi = lo + max(self._stride[i], self._dilation[i]) - 1
+            if not lo <= size[i] <= hi:
+                raise ValueError(f"{op}: requested output_size {tuple(size)}, but valid sizes "
+                                 f"along dimension {i} range from {lo} to {hi} (for an input "
+                                 f"of shape {x.shape})")
+        return list(size)
+
+    def __call__(self, x, post_ops: Sequence[Any] | None = None, out: np.ndarray | None = None,
+                 out_channel_offset: int = 0, output_size=None) -> np.ndarray:
+        """Transposed convolution of ``x`` (N, C_in, [D,] H, W); see :class:`PackedConv` for
+        ``post_ops``, ``out`` and ``out_channel_offset``; ``output_size`` as torch."""
+        x = _array(x, "input", self._op, self._spatial + 2)
+        _check_out(out, out_channel_offset, self._op)
+        size = None if output_size is None else self._output_size(x, output_size)
+        return self._impl(x, _post_ops(post_ops, self._oc, self._op, out), out,
+                          int(out_channel_offset), size)
+
+    def __repr__(self) -> str:
+        return f"PackedConvTranspose({self._op}, algorithm={self.algorithm_!r})"
+
+
+def _conv_transpose(n, input, weight, bias, stride, padding, output_padding, groups, dilation,
+                    post_ops, out, out_channel_offset, output_size):
+    op = f"conv_transpose{n}d"
+    weight = _array(weight, "weight", op, n + 2)
+    input = _array(input, "input", op, n + 2)
+    conv = PackedConvTranspose(weight, bias, stride, padding, output_padding, groups, dilation)
+    return conv(input, post_ops, out, out_channel_offset, output_size)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, post_ops=None, *, out=None, out_channel_offset=0,
+                     output_size=None) -> np.ndarray:
+    """2-D transposed convolution of float32 NCHW arrays, as
+    ``torch.nn.functional.conv_transpose2d`` (weight (C_in, C_out/groups, kH, kW)).
+
+    ``post_ops``, ``out`` and ``out_channel_offset`` as :func:`conv2d`; ``output_size``
+    (H, W) picks the output padding as ``torch.nn.ConvTranspose2d`` does.
+
+    Examples
+    --------
+    >>> import numpy as np, medkern
+    >>> x = np.ones((1, 8, 4, 4), np.float32); w = np.ones((8, 4, 2, 2), np.float32)
+    >>> medkern.ops.conv_transpose2d(x, w, stride=2).shape
+    (1, 4, 8, 8)
+    """
+    return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, post_ops, out, out_channel_offset, output_size)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, post_ops=None, *, out=None, out_channel_offset=0,
+                     output_size=None) -> np.ndarray:
+    """3-D transposed convolution of float32 NCDHW arrays, as
+    ``torch.nn.functional.conv_transpose3d``; arguments as :func:`conv_transpose2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, medkern
+    >>> x = np.ones((1, 4, 2, 3, 3), np.float32); w = np.ones((4, 2, 2, 2, 2), np.float32)
+    >>> medkern.ops.conv_transpose3d(x, w, stride=2).shape
+    (1, 2, 4, 6, 6)
+    """
+    return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, post_ops, out, out_channel_offset, output_size)
 
 
 # ---- im2col / col2im -----------------------------------------------------------------------

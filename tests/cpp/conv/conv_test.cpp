@@ -23,6 +23,7 @@
 #include "medkern/kernels/conv/ref.hpp"
 #include "medkern/kernels/conv/registry.hpp"
 #include "medkern/ops/conv.hpp"
+#include "medkern/ops/gemm.hpp"
 #include "medkern/ops/im2col.hpp"
 
 using namespace medkern;
@@ -54,12 +55,29 @@ class ConvTester {
   }
   ConvTester& bias() { bias_ = true; return *this; }
   /// Folded batch norm: per-channel scale then shift (scale + bias post-ops).
-  ConvTester& batch_norm() { bn_ = true; return *this; }
+  ConvTester& batch_norm() {
+    specs_.push_back({kernels::PostOpKind::scale, Eltwise::relu, true, 0.f, 0.f});
+    specs_.push_back({kernels::PostOpKind::bias, Eltwise::relu, true, 0.f, 0.f});
+    return *this;
+  }
   ConvTester& eltwise(Eltwise a, float alpha = 0.f, float beta = 0.f) {
-    elt_ = true;
-    alg_ = a;
-    alpha_ = alpha;
-    beta_ = beta;
+    specs_.push_back({kernels::PostOpKind::eltwise, a, false, alpha, beta});
+    return *this;
+  }
+  /// PReLU with per-channel slopes or one scalar slope.
+  ConvTester& prelu(bool per_channel, float slope = 0.25f) {
+    specs_.push_back({kernels::PostOpKind::prelu, Eltwise::relu, per_channel, slope, 0.f});
+    return *this;
+  }
+  /// Residual sum with a random tensor of the output's shape (rows padded to twice W).
+  ConvTester& sum(float scale = 1.f) {
+    specs_.push_back({kernels::PostOpKind::sum, Eltwise::relu, false, scale, 0.f});
+    return *this;
+  }
+  /// Per-channel binary add / mul (bias / scale kinds with data).
+  ConvTester& binary(bool mul) {
+    specs_.push_back({mul ? kernels::PostOpKind::scale : kernels::PostOpKind::bias, Eltwise::relu,
+                      true, 0.f, 0.f});
     return *this;
   }
   ConvTester& algorithm(ConvAlgorithm a) { algo_ = a; return *this; }
@@ -81,23 +99,47 @@ class ConvTester {
     const i64 in_n = d.N * d.IC * d.in[0] * d.in[1] * d.in[2];
     const i64 w_n = d.OC * d.icg() * d.kernel_volume();
     std::vector<float> x(std::size_t(std::max<i64>(in_n, 1))), w(static_cast<std::size_t>(w_n)),
-        b(std::size_t(d.OC)), sc(std::size_t(d.OC)), sh(std::size_t(d.OC));
+        b(std::size_t(d.OC));
     for (auto& v : x) v = u(rng);
     for (auto& v : w) v = u(rng);
     for (auto& v : b) v = u(rng);
-    for (auto& v : sc) v = u(rng);
-    for (auto& v : sh) v = u(rng);
 
-    PostOps post;
-    if (bn_) post.scale(sc.data()).bias(sh.data());
-    if (elt_) post.eltwise(alg_, alpha_, beta_);
-    PostOps full;
-    if (bias_) full.bias(b.data());
-    for (const auto& op : post) full.push(op);
-
-    const i64 spat = OD * OH * OW, CT = d.OC + extra_;
-    std::vector<float> ref(std::size_t(std::max<i64>(d.N * d.OC * spat, 1)));
-    kernels::conv::conv_fwd_ref(d, x.data(), w.data(), ref.data(), full);
+    const i64 spat = OD * OH * OW, CT = d.OC + extra_, out_n = d.N * d.OC * spat;
+    // Post-op data: per-channel arrays, residuals (contiguous for the reference; for the
+    // primitive the first half of each row of a twice-as-wide buffer: a non-contiguous view).
+    std::vector<std::vector<float>> data;
+    std::vector<std::vector<float>> wide;
+    std::vector<TensorView> sums;
+    PostOps post, ref_post;
+    if (bias_) ref_post.bias(b.data());
+    for (const Spec& sp : specs_) {
+      kernels::PostOp op{sp.kind, sp.alg, nullptr, sp.alpha, sp.beta};
+      if (sp.per_channel) {
+        data.emplace_back(std::size_t(d.OC));
+        for (auto& v : data.back()) v = u(rng);
+        op.data = data.back().data();
+      }
+      kernels::PostOp rop = op;
+      if (sp.kind == kernels::PostOpKind::sum) {
+        data.emplace_back(std::size_t(std::max<i64>(out_n, 1)));
+        wide.emplace_back(std::size_t(std::max<i64>(2 * out_n, 1)), 0.f);
+        for (std::size_t i = 0; i < data.back().size(); ++i) {
+          data.back()[i] = u(rng);
+          const std::size_t row = i / std::size_t(OW), w = i % std::size_t(OW);
+          if (out_n > 0) wide.back()[row * 2 * std::size_t(OW) + w] = data.back()[i];
+        }
+        rop.data = data.back().data();
+        TensorView r = d.spatial == 3
+            ? TensorView::contiguous(wide.back().data(), DType::f32, {d.N, d.OC, OD, OH, 2 * OW})
+            : TensorView::contiguous(wide.back().data(), DType::f32, {d.N, d.OC, OH, 2 * OW});
+        r.shape[std::size_t(r.rank - 1)] = OW;
+        sums.push_back(r);
+      }
+      post.push(op);
+      ref_post.push(rop);
+    }
+    std::vector<float> ref(std::size_t(std::max<i64>(out_n, 1)));
+    kernels::conv::conv_fwd_ref(d, x.data(), w.data(), ref.data(), ref_post);
 
     std::vector<float> out(std::size_t(std::max<i64>(d.N * CT * spat, 1)), kSentinel);
     TensorView src, dst;
@@ -110,7 +152,7 @@ class ConvTester {
     }
     const TensorView dv = ops::channel_slice(dst, offset_, d.OC);
     ops::ConvF32 conv(d, w.data(), bias_ ? b.data() : nullptr, algo_, row);
-    conv.execute(src, dv, post);
+    conv.execute(src, dv, post, sums);
 
     double max_ref = 1, max_err = 0;
     i64 bad = -1;
@@ -131,7 +173,7 @@ class ConvTester {
           if (!(e <= max_err)) max_err = std::isnan(e) ? INFINITY : e;
         }
     INFO("seed=", seed_, " ", kernels::conv::describe(d), " algo=", conv.algorithm(),
-         " kernel=", conv.kernel(), " post=", kernels::post_ops_str(full), " slice=", offset_,
+         " kernel=", conv.kernel(), " post=", kernels::post_ops_str(ref_post), " slice=", offset_,
          "+", extra_, " max_err=", max_err, " max_ref=", max_ref, " tol=", tol,
          " first_bad=", bad);
     CHECK(bad < 0);
@@ -139,10 +181,15 @@ class ConvTester {
   }
 
  private:
+  struct Spec {
+    kernels::PostOpKind kind;
+    Eltwise alg;
+    bool per_channel;
+    float alpha, beta;
+  };
   ConvDesc d_;
-  bool bias_ = false, bn_ = false, elt_ = false;
-  Eltwise alg_ = Eltwise::relu;
-  float alpha_ = 0.f, beta_ = 0.f;
+  bool bias_ = false;
+  std::vector<Spec> specs_;
   ConvAlgorithm algo_ = ConvAlgorithm::automatic;
   i64 extra_ = 0, offset_ = 0;
   std::uint32_t seed_ = 1;
@@ -256,6 +303,97 @@ TEST_CASE("conv randomized shapes through dispatch and forced direct rows") {
   }
 }
 
+TEST_CASE("conv post-op chains: every eltwise, prelu, residual sum, per-channel binary") {
+  const Eltwise algs[] = {Eltwise::relu,     Eltwise::leaky_relu, Eltwise::clip,
+                          Eltwise::linear,   Eltwise::elu,        Eltwise::sigmoid,
+                          Eltwise::tanh,     Eltwise::gelu_erf,   Eltwise::gelu_tanh,
+                          Eltwise::hardswish};
+  const auto rows = available_rows();
+  std::uint32_t seed = 500;
+  for (ConvAlgorithm algo :
+       {ConvAlgorithm::direct, ConvAlgorithm::gemm_1x1, ConvAlgorithm::im2col_gemm}) {
+    const std::string aname = ops::conv_algorithm_name(algo);
+    CAPTURE(aname);
+    const bool k1 = algo == ConvAlgorithm::gemm_1x1;
+    auto base = [&] {
+      ConvTester t;
+      t.n(2).ic(17).oc(20).in(1, 5, 19).k(1, k1 ? 1 : 3, k1 ? 1 : 3).algorithm(algo).seed(seed++);
+      if (!k1) t.pad({0, 1, 1}, {0, 1, 1});
+      return t;
+    };
+    for (Eltwise a : algs) {
+      const std::string ename = kernels::eltwise_name(a);
+      CAPTURE(ename);
+      base().bias().eltwise(a, 0.7f, 1.5f).test();
+      base().batch_norm().sum(0.5f).eltwise(a, 0.3f, 2.f).test();
+    }
+    base().bias().prelu(true).test();
+    base().prelu(false, 0.1f).sum().test();
+    base().bias().sum(-1.5f).binary(true).binary(false).eltwise(Eltwise::relu).test();
+    base().binary(false).sum().prelu(true).sum(2.f).eltwise(Eltwise::tanh).dst_slice(5, 3).test();
+    for (const auto* row : rows)
+      if (algo != ConvAlgorithm::im2col_gemm)
+        base().bias().eltwise(Eltwise::gelu_erf).sum().eltwise(Eltwise::elu, 0.5f).test(row);
+  }
+  ConvTester().spatial(3).n(2).ic(16).oc(16).in(3, 4, 6).k(3, 3, 3).pad({1, 1, 1}, {1, 1, 1})
+      .bias().sum().eltwise(Eltwise::relu).algorithm(ConvAlgorithm::direct).seed(seed++).test();
+  ConvTester().spatial(3).ic(3).oc(5).in(3, 4, 6).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1})
+      .batch_norm().sum(0.25f).eltwise(Eltwise::sigmoid).seed(seed++).test();
+  // A residual that is a channel slice too, rows longer than one segment.
+  ConvTester().ic(16).oc(32).in(1, 2, 300).k(1, 1, 3).pad({0, 0, 1}, {0, 0, 1}).sum()
+      .eltwise(Eltwise::hardswish).dst_slice(16, 16).seed(seed++).test();
+}
+
+TEST_CASE("conv sum post-op: bad residuals are refused") {
+  std::vector<float> w(4 * 4 * 9, 0.f), x(4 * 25), y(4 * 25), r(4 * 25);
+  ConvDesc d;
+  d.IC = 4;
+  d.OC = 4;
+  d.kernel = {1, 3, 3};
+  d.pad_before = d.pad_after = {0, 1, 1};
+  const auto src = TensorView::contiguous(x.data(), DType::f32, {1, 4, 5, 5});
+  const auto dst = TensorView::contiguous(y.data(), DType::f32, {1, 4, 5, 5});
+  const auto res = TensorView::contiguous(r.data(), DType::f32, {1, 4, 5, 5});
+  ops::ConvF32 conv(d, w.data());
+  PostOps s1;
+  s1.sum();
+  CHECK_THROWS_WITH_AS(conv.execute(src, dst, s1), doctest::Contains("need as many residual"),
+                       ShapeError);
+  const TensorView wrong = TensorView::contiguous(r.data(), DType::f32, {1, 4, 5, 4});
+  CHECK_THROWS_WITH_AS(conv.execute(src, dst, s1, {&wrong, 1}),
+                       doctest::Contains("output's shape"), ShapeError);
+  CHECK_THROWS_WITH_AS(conv.execute(src, dst, s1, {&dst, 1}), doctest::Contains("overlap"),
+                       ShapeError);
+  conv.execute(src, dst, s1, {&res, 1});
+  PostOps g;
+  g.sum();
+  std::vector<float> a(16), bb(16), c(16);
+  ops::PackedB<float> pb(bb.data(), 4, 4, 4);
+  CHECK_THROWS_AS(ops::gemm(4, a.data(), 4, pb, c.data(), 4, g), UnsupportedError);
+}
+
+TEST_CASE("conv depthwise: channel tails, strides, dilation, padding, post-ops, 3-D") {
+  std::uint32_t seed = 700;
+  for (i64 c : {3, 16, 17, 33}) {
+    CAPTURE(c);
+    CHECK(ConvTester().n(2).ic(c).oc(c).groups(c).in(1, 9, 14).k(1, 3, 3)
+              .pad({0, 1, 1}, {0, 1, 1}).bias().eltwise(Eltwise::clip, 0.f, 6.f)
+              .seed(seed++).test() == "depthwise");
+    ConvTester().ic(c).oc(c).groups(c).in(1, 13, 11).k(1, 5, 3).stride(1, 2, 3)
+        .dilation(1, 2, 1).pad({0, 5, 1}, {0, 4, 2}).batch_norm().sum(0.5f)
+        .eltwise(Eltwise::hardswish).seed(seed++).test();
+    ConvTester().ic(c).oc(c).groups(c).in(1, 1, 200).k(1, 1, 7).pad({0, 0, 3}, {0, 0, 3})
+        .prelu(true).dst_slice(4, 2).seed(seed++).test();
+  }
+  ConvTester().spatial(3).n(2).ic(20).oc(20).groups(20).in(4, 5, 6).k(3, 3, 3)
+      .pad({1, 1, 1}, {1, 1, 1}).bias().sum().eltwise(Eltwise::gelu_erf).seed(seed++).test();
+  ConvTester().spatial(3).ic(5).oc(5).groups(5).in(3, 7, 4).k(1, 3, 3).stride(2, 2, 1)
+      .pad({0, 1, 0}, {0, 2, 1}).algorithm(ConvAlgorithm::depthwise).seed(seed++).test();
+  // The same problems through im2col agree.
+  ConvTester().ic(17).oc(17).groups(17).in(1, 8, 9).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1})
+      .algorithm(ConvAlgorithm::im2col_gemm).seed(seed++).test();
+}
+
 TEST_CASE("conv heuristic picks the documented algorithm") {
   ConvDesc d;
   d.IC = 64;
@@ -272,6 +410,8 @@ TEST_CASE("conv heuristic picks the documented algorithm") {
   CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == "im2col_gemm");
   d.IC = 64;
   d.groups = 64;
+  CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == "depthwise");
+  d.OC = 128;  // channel multiplier 2: not the depthwise kernel
   CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == "im2col_gemm");
 }
 
@@ -396,7 +536,7 @@ TEST_CASE("conv bad input: clear errors naming op, value and rule") {
       conv.execute(src, TensorView::contiguous(y.data(), DType::f32, {1, 4, 5, 4})),
       doctest::Contains("output must be f32 1x4x5x5"), ShapeError);
   PostOps many;
-  many.eltwise(Eltwise::relu).eltwise(Eltwise::relu).eltwise(Eltwise::relu).eltwise(Eltwise::relu);
+  for (int i = 0; i < PostOps::kMax; ++i) many.eltwise(Eltwise::relu);
   std::vector<float> b(4, 0.f);
   CHECK_THROWS_WITH_AS(ops::ConvF32(d, w.data(), b.data()).execute(src, dst, many),
                        doctest::Contains("exceed"), ShapeError);
@@ -405,6 +545,8 @@ TEST_CASE("conv bad input: clear errors naming op, value and rule") {
   g.groups = 2;
   CHECK_THROWS_AS(ops::ConvF32(g, w.data(), nullptr, ConvAlgorithm::direct), UnsupportedError);
   CHECK_THROWS_AS(ops::ConvF32(d, w.data(), nullptr, ConvAlgorithm::gemm_1x1), UnsupportedError);
+  CHECK_THROWS_WITH_AS(ops::ConvF32(d, w.data(), nullptr, ConvAlgorithm::depthwise),
+                       doctest::Contains("depthwise needs groups == in_channels"), UnsupportedError);
   // Zero batch is a no-op.
   conv.execute(TensorView::contiguous(x.data(), DType::f32, {0, 4, 5, 5}),
                TensorView::contiguous(y.data(), DType::f32, {0, 4, 5, 5}));

@@ -69,6 +69,9 @@ class BrgemmTester {
   BrgemmTester& eltwise(Eltwise alg, float alpha = 0.f, float beta = 0.f) {
     return post({PostOpKind::eltwise, alg, false, alpha, beta});
   }
+  BrgemmTester& prelu(bool per_column, float slope = 0.f) {
+    return post({PostOpKind::prelu, Eltwise::relu, per_column, slope, 0.f});
+  }
 
   std::int64_t get_m() const { return m_; }
   std::int64_t get_n() const { return n_; }

@@ -14,6 +14,7 @@
 
 #include "medkern/core/config.hpp"
 #include "medkern/kernels/brgemm/ref.hpp"
+#include "medkern/kernels/post_ops_avx2.hpp"
 
 MEDKERN_ISA_BEGIN(avx2)
 namespace medkern::kernels::brgemm {
@@ -22,34 +23,6 @@ namespace avx2_f32 {
 MEDKERN_ALWAYS_INLINE __m256i lane_mask(int n) {
   const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
-}
-
-MEDKERN_ALWAYS_INLINE __m256 eltwise(__m256 v, const PostOp& op) {
-  switch (op.alg) {
-    case Eltwise::relu: return _mm256_max_ps(v, _mm256_setzero_ps());
-    case Eltwise::leaky_relu: {
-      const __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
-      return _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(op.alpha)), neg);
-    }
-    case Eltwise::clip:
-      return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(op.alpha)), _mm256_set1_ps(op.beta));
-    case Eltwise::linear:
-      return _mm256_fmadd_ps(v, _mm256_set1_ps(op.alpha), _mm256_set1_ps(op.beta));
-  }
-  return v;
-}
-
-MEDKERN_ALWAYS_INLINE __m256 post(const PostOps& p, __m256 v, std::int64_t n, __m256i m) {
-  for (const PostOp& op : p) {
-    switch (op.kind) {
-      case PostOpKind::bias: v = _mm256_add_ps(v, _mm256_maskload_ps(op.data + n, m)); break;
-      case PostOpKind::scale:
-        v = _mm256_mul_ps(v, op.data ? _mm256_maskload_ps(op.data + n, m) : _mm256_set1_ps(op.alpha));
-        break;
-      case PostOpKind::eltwise: v = eltwise(v, op); break;
-    }
-  }
-  return v;
 }
 
 template <int MR, int NV>
@@ -99,7 +72,7 @@ void tile(const BrgemmDesc& d, std::int64_t batch, const float* const* a, const 
       const __m256i m = j == NV - 1 ? last : full;
       __m256 v = acc[i][j];
       if (d.accumulate) v = _mm256_add_ps(v, _mm256_maskload_ps(pc + j * 8, m));
-      if (has_post) v = post(d.post, v, n0 + j * 8, m);
+      if (has_post) v = kernels::avx2::apply_post_ops(d.post, v, n0 + j * 8, m);
       _mm256_maskstore_ps(pc + j * 8, m, v);
     }
   }

@@ -40,6 +40,7 @@
 #include "medkern/kernels/brgemm/desc.hpp"
 #include "medkern/kernels/brgemm/ref.hpp"
 #include "medkern/kernels/post_ops.hpp"
+#include "medkern/kernels/post_ops_avx512.hpp"
 
 MEDKERN_ISA_BEGIN(avx512_vnni)
 namespace medkern::kernels::brgemm {
@@ -122,9 +123,26 @@ MEDKERN_ALWAYS_INLINE void post_ops_f32(const PostOps& post, __m512 (&acc)[MR][N
 #pragma GCC unroll 4
               for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(acc[i][v], al, be);
             break;
+          default:  // transcendental ones: the shared vector functions
+#pragma GCC unroll 28
+            for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+              for (int v = 0; v < NV; ++v) acc[i][v] = kernels::avx512::eltwise(acc[i][v], op);
+            break;
         }
         break;
       }
+      case PostOpKind::prelu:
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) {
+          const __m512 s = op.data
+                               ? _mm512_maskz_loadu_ps(vmask<NV>(v, last), op.data + n0 + 16 * v)
+                               : _mm512_set1_ps(op.alpha);
+#pragma GCC unroll 28
+          for (int i = 0; i < MR; ++i) acc[i][v] = kernels::avx512::prelu(acc[i][v], s);
+        }
+        break;
+      case PostOpKind::sum: break;  // register tiles run chain heads only (post_ops.hpp)
     }
   }
 }

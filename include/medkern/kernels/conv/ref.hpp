@@ -7,7 +7,8 @@
 // with src read as zero outside [0, D) x [0, H) x [0, W) (pd, ph, pw = pad_before), g =
 // oc / OCg. Layouts: src NCDHW, wei OIDHW (I = ICg), dst NCDHW, all C-contiguous here.
 // Accumulation in double, rounded once to f32, then the post-op chain with column index oc
-// (bias[oc], scale[oc], eltwise). FLOPs: 2 * N * OC * OD*OH*OW * ICg * KD*KH*KW.
+// (bias[oc], scale[oc], prelu, eltwise; a sum reads data[e], e the element's offset in
+// dst: a residual contiguous like dst). FLOPs: 2 * N * OC * OD*OH*OW * ICg * KD*KH*KW.
 //
 // impl<isa::ref_t> is also the scalar direct kernel (DirectArgs) for CPUs or ISA caps without
 // a vector one: f32 accumulation in the same order as the vector kernels (b, then k).
@@ -56,8 +57,8 @@ inline void conv_fwd_ref(const ConvDesc& d, const float* src, const float* wei, 
                   }
                 }
               }
-            dst[(((n * d.OC + oc) * OD + od) * OH + oh) * OW + ow] =
-                apply_post_ops_ref(post, float(acc), oc);
+            const i64 e = (((n * d.OC + oc) * OD + od) * OH + oh) * OW + ow;
+            dst[e] = apply_post_ops_ref(post, float(acc), oc, e);
           }
     }
 }
