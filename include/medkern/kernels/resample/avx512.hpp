@@ -3,10 +3,12 @@
 // Linear: separable. Per output row, the (up to four for trilinear, two for bilinear) source
 // rows are blended with their d x h weights into a scratch row of W floats (contiguous FMAs at
 // load speed, the row stays in L1); then 16 outputs at a time gather their two w neighbours
-// from the scratch row and blend them. This costs two gathers per 16 outputs instead of eight
-// (trilinear) from memory.
-// Nearest: an output row copies its source row through the w index table (vpgatherdd, or a
-// vpermps of 8 loaded values when the width exactly doubles); an output row whose source row
+// from the scratch row and blend them: when the 16 outputs' sources lie within 32 floats
+// (any upsampling, mild downsampling) two masked loads and two vpermt2ps replace the two
+// gathers, else it costs two gathers per 16 outputs instead of eight (trilinear) from memory.
+// Nearest: an output row copies its source row through the w index table (a vpermps of 8
+// loaded values when the width exactly doubles, the same 32-float window as linear when the
+// sources are close, else vgatherdps); an output row whose source row
 // equals the previous one's (every second row of a x2 upsampling) is a memcpy of that row.
 // Tails use lane masks; nothing outside the plane is read.
 #pragma once
@@ -25,6 +27,17 @@ namespace avx512_detail {
 
 MEDKERN_ALWAYS_INLINE __mmask16 lanes(std::int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
+}
+
+/// Lanes of `row` (W floats) at the 16 indices `idx`, all within [base, base + 32): two
+/// masked loads and a vpermt2ps instead of a gather (upsampling and mild downsampling).
+MEDKERN_ALWAYS_INLINE __m512 window_pick(const float* row, std::int64_t W, std::int64_t base,
+                                         __m512i idx) {
+  const std::int64_t left = W - base;
+  const __m512 lo = _mm512_maskz_loadu_ps(lanes(left), row + base);
+  const __m512 hi = left > 16 ? _mm512_maskz_loadu_ps(lanes(left - 16), row + base + 16)
+                              : _mm512_setzero_ps();
+  return _mm512_permutex2var_ps(lo, _mm512_sub_epi32(idx, _mm512_set1_epi32(int(base))), hi);
 }
 
 inline void nearest_rows(const ResampleDesc& d, const float* src, float* dst, std::int64_t r0,
@@ -56,6 +69,12 @@ inline void nearest_rows(const ResampleDesc& d, const float* src, float* dst, st
     for (std::int64_t ow = 0; ow < OW; ow += 16) {
       const std::int64_t n = OW - ow < 16 ? OW - ow : 16;
       const __mmask16 m = lanes(n);
+      const std::int64_t base = aw.i0[ow];
+      if (aw.i0[ow + n - 1] - base < 32) {  // indices ascend: one 32-float window
+        const __m512i idx = _mm512_mask_loadu_epi32(_mm512_set1_epi32(int(base)), m, aw.i0 + ow);
+        _mm512_mask_storeu_ps(out + ow, m, window_pick(row, W, base, idx));
+        continue;
+      }
       const __m512i idx = _mm512_maskz_loadu_epi32(m, aw.i0 + ow);
       _mm512_mask_storeu_ps(out + ow, m, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, row, 4));
     }
@@ -93,10 +112,18 @@ inline void linear_rows(const ResampleDesc& d, const float* src, float* dst, std
     for (std::int64_t ow = 0; ow < OW; ow += 16) {
       const std::int64_t n = OW - ow < 16 ? OW - ow : 16;
       const __mmask16 m = lanes(n);
-      const __m512i i0 = _mm512_maskz_loadu_epi32(m, aw.i0 + ow);
-      const __m512i i1 = _mm512_maskz_loadu_epi32(m, aw.i1 + ow);
-      const __m512 g0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i0, tmp, 4);
-      const __m512 g1 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i1, tmp, 4);
+      const std::int64_t base = aw.i0[ow];
+      __m512 g0, g1;
+      if (aw.i1[ow + n - 1] - base < 32) {  // indices ascend: one 32-float window
+        const __m512i vb = _mm512_set1_epi32(int(base));
+        g0 = window_pick(tmp, W, base, _mm512_mask_loadu_epi32(vb, m, aw.i0 + ow));
+        g1 = window_pick(tmp, W, base, _mm512_mask_loadu_epi32(vb, m, aw.i1 + ow));
+      } else {
+        const __m512i i0 = _mm512_maskz_loadu_epi32(m, aw.i0 + ow);
+        const __m512i i1 = _mm512_maskz_loadu_epi32(m, aw.i1 + ow);
+        g0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i0, tmp, 4);
+        g1 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i1, tmp, 4);
+      }
       const __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, aw.l1 + ow), g1,
                                        _mm512_mul_ps(_mm512_maskz_loadu_ps(m, aw.l0 + ow), g0));
       _mm512_mask_storeu_ps(out + ow, m, v);
