@@ -120,16 +120,21 @@ inline void concat(const std::vector<TensorView>& inputs, int dim, const TensorV
   });
   auto* dp = static_cast<char*>(out.data);
   const kcat::CopyFn copy = row.copy;
-  parallel_tasks(std::int64_t(tasks.size()), [&](std::int64_t t) {
-    const Task& k = tasks[std::size_t(t)];
-    const auto* sp = static_cast<const char*>(inputs[std::size_t(k.input)].data);
-    const std::int64_t seg = inputs[std::size_t(k.input)].shape[std::size_t(dim)] * inner;
-    if (k.b0 == 0 && k.b1 == seg && seg == out_row) {  // whole rows, contiguous both sides
-      copy(dp + k.o0 * out_row, sp + k.o0 * seg, (k.o1 - k.o0) * seg);
-      return;
+  // A concat smaller than two tasks' worth runs on the calling thread (no task spawn).
+  const std::int64_t n_tasks = std::int64_t(tasks.size());
+  const std::int64_t grain = dataflow_detail::bytes_of(out) < 2 * kConcatTaskBytes ? n_tasks : 1;
+  parallel_for_1d(n_tasks, grain, [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const Task& k = tasks[std::size_t(t)];
+      const auto* sp = static_cast<const char*>(inputs[std::size_t(k.input)].data);
+      const std::int64_t seg = inputs[std::size_t(k.input)].shape[std::size_t(dim)] * inner;
+      if (k.b0 == 0 && k.b1 == seg && seg == out_row) {  // whole rows, contiguous both sides
+        copy(dp + k.o0 * out_row, sp + k.o0 * seg, (k.o1 - k.o0) * seg);
+        continue;
+      }
+      for (std::int64_t o = k.o0; o < k.o1; ++o)
+        copy(dp + o * out_row + k.dst_off + k.b0, sp + o * seg + k.b0, k.b1 - k.b0);
     }
-    for (std::int64_t o = k.o0; o < k.o1; ++o)
-      copy(dp + o * out_row + k.dst_off + k.b0, sp + o * seg + k.b0, k.b1 - k.b0);
   });
 }
 
@@ -205,26 +210,30 @@ inline void concat_blocked(const std::vector<TensorView>& inputs,
   float* dp = out.ptr<float>();
   const kcat::CopyFn copy = row.copy;
   const kcat::RepackFn repack = row.repack;
-  parallel_tasks(N * out_blocks * chunks, [&](std::int64_t t) {
-    const std::int64_t k = t % chunks, nb = t / chunks;
-    const std::int64_t n = nb / out_blocks, ob = nb % out_blocks;
-    const std::int64_t s0 = k * s_chunk, s1 = std::min(S, s0 + s_chunk);
-    const auto& ps = pieces[std::size_t(ob)];
-    float* dst = dp + (n * out_blocks + ob) * block_floats;
-    std::array<kcat::LanePiece, kcat::kLanes> lp;
-    for (std::size_t p = 0; p < ps.size(); ++p) {
-      const TensorView& in = inputs[std::size_t(ps[p].input)];
-      lp[p].src = in.ptr<const float>() + (n * in.shape[1] + ps[p].block) * block_floats;
-      lp[p].src_lane = ps[p].src_lane;
-      lp[p].dst_lane = ps[p].dst_lane;
-      lp[p].lanes = ps[p].lanes;
+  const std::int64_t n_tasks = N * out_blocks * chunks;
+  const std::int64_t grain = dataflow_detail::bytes_of(out) < 2 * kConcatTaskBytes ? n_tasks : 1;
+  parallel_for_1d(n_tasks, grain, [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t k = t % chunks, nb = t / chunks;
+      const std::int64_t n = nb / out_blocks, ob = nb % out_blocks;
+      const std::int64_t s0 = k * s_chunk, s1 = std::min(S, s0 + s_chunk);
+      const auto& ps = pieces[std::size_t(ob)];
+      float* dst = dp + (n * out_blocks + ob) * block_floats;
+      std::array<kcat::LanePiece, kcat::kLanes> lp;
+      for (std::size_t p = 0; p < ps.size(); ++p) {
+        const TensorView& in = inputs[std::size_t(ps[p].input)];
+        lp[p].src = in.ptr<const float>() + (n * in.shape[1] + ps[p].block) * block_floats;
+        lp[p].src_lane = ps[p].src_lane;
+        lp[p].dst_lane = ps[p].dst_lane;
+        lp[p].lanes = ps[p].lanes;
+      }
+      const bool whole = ps.size() == 1 && ps[0].lanes == 16;  // a block moves as it is
+      if (whole)
+        copy(dst + s0 * kcat::kLanes, lp[0].src + s0 * kcat::kLanes,
+             (s1 - s0) * kcat::kLanes * std::int64_t(sizeof(float)));
+      else
+        repack(lp.data(), int(ps.size()), dst, s0, s1);
     }
-    const bool whole = ps.size() == 1 && ps[0].lanes == 16;  // a block moves as it is
-    if (whole)
-      copy(dst + s0 * kcat::kLanes, lp[0].src + s0 * kcat::kLanes,
-           (s1 - s0) * kcat::kLanes * std::int64_t(sizeof(float)));
-    else
-      repack(lp.data(), int(ps.size()), dst, s0, s1);
   });
 }
 
