@@ -37,11 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--quick", action="store_true", help="fewer shapes and shorter timing")
     g.add_argument("--json", type=Path, help="write results as JSON")
     sub.add_parser("ml", help="LassoCV, Lasso path and PCA vs scikit-learn", add_help=False)
+    sub.add_parser("dataflow", help="concat, pooling, resampling, softmax vs torch and memcpy",
+                   add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.which == "ml":
         from . import ml
 
         return ml.main(rest)
+    if args.which == "dataflow":
+        from . import dataflow
+
+        return dataflow.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _ensure_onednn_loader_path()
