@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from . import _core
 from . import ops
+from . import nn
+from . import models
 from ._info import info
 from ._matmul import matmul, matmul_bf16, matmul_u8s8, to_bf16, from_bf16
 from ._runtime import (
