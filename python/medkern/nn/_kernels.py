@@ -146,6 +146,23 @@ def _conv_fuses(name: str) -> bool:
         return False
 
 
+# Fused post-ops that turn a NaN into a number (a max/min against a constant that returns the
+# constant for NaN): torch propagates NaN, so these are not fused when the input is not
+# finite. Probed, so a fixed kernel is used again automatically.
+@functools.lru_cache(maxsize=None)
+def _conv_drops_nan(name: str) -> bool:
+    if name in ("scale", "bias", "batch_norm", "sum", "add", "mul", "linear"):
+        return False
+    x = np.full((1, 1, 1, 1), np.nan, np.float32)
+    w = np.ones((1, 1, 1, 1), np.float32)
+    item = {"leaky_relu": ("leaky_relu", 0.1), "clip": ("clip", 0.0, 1.0),
+            "prelu": ("prelu", 0.25)}.get(name, name)
+    try:
+        return not bool(np.isnan(_native("conv2d")(x, w, post_ops=[item])).all())
+    except (ValueError, TypeError):
+        return True
+
+
 class Conv:
     """A (transposed) convolution with packed weights and a post-op chain.
 
@@ -168,6 +185,7 @@ class Conv:
         self.post_ops = list(post_ops)
         self._packed = None
         self._n_fused = None          # resolved at the first call
+        self._n_nan_safe = 0
         self._native_out = False
         self.native = False
         if transpose:
@@ -197,7 +215,10 @@ class Conv:
             return self._packed(x, post_ops=post, out=out)
         return self._packed(x, post_ops=post)
 
-    def __call__(self, x: np.ndarray, out: np.ndarray | None = None, offset: int = 0):
+    def __call__(self, x: np.ndarray, out: np.ndarray | None = None, offset: int = 0,
+                 finite: bool | None = None):
+        """``finite``: whether x holds only finite values (checked here when None and the
+        fused chain has a post-op that would drop a NaN)."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         if self._packed is None:
             y = self._numpy_transpose(x)
@@ -213,7 +234,15 @@ class Conv:
                         if self._n_fused == 0:
                             raise
                         self._n_fused -= 1
-            fused, rest = self.post_ops[:self._n_fused], self.post_ops[self._n_fused:]
+                self._n_nan_safe = next((i for i, it in enumerate(self.post_ops[:self._n_fused])
+                                         if _conv_drops_nan(post_op_name(it))), self._n_fused)
+            n = self._n_fused
+            if self._n_nan_safe < n:
+                if finite is None:
+                    finite = bool(np.isfinite(x).all())
+                if not finite:
+                    n = self._n_nan_safe
+            fused, rest = self.post_ops[:n], self.post_ops[n:]
             if not rest and out is not None:
                 r = self._native_call(x, fused, out, offset)
                 if r is out:

@@ -468,6 +468,7 @@ class _MaxPool(_Leaf):
             raise ValueError(f"{type(self).__name__}: return_indices=True is not supported")
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.ceil_mode = dilation, ceil_mode
+        self.return_indices = False
 
     def forward(self, x):
         x = _input(x, self._nd, type(self).__name__)
