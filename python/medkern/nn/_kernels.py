@@ -271,6 +271,9 @@ class Conv:
         ocg = self.weight.shape[1]
         kvol = int(np.prod(k))
         L = int(np.prod(spatial))
+        if g == 1 and tuple(k) == self.stride and not any(self.padding) and \
+                not any(self.output_padding) and all(d == 1 for d in self.dilation):
+            return self._numpy_transpose_nonoverlapping(x)
         # Fold into the uncropped output, then crop the padding; output_padding beyond the
         # padding adds rows/cols at the end that no input reaches (zeros before the bias).
         full = tuple((s - 1) * st + d * (kk - 1) + 1 for s, st, d, kk in zip(
@@ -292,6 +295,28 @@ class Conv:
             out[:, gi * ocg:(gi + 1) * ocg][dst] = folded[crop]
         if self.bias is not None:
             out += self.bias.reshape((1, -1) + (1,) * self.nd)
+        return out
+
+
+    def _numpy_transpose_nonoverlapping(self, x: np.ndarray) -> np.ndarray:
+        """kernel == stride (the U-Net up-convolution): every output pixel receives exactly one
+        input pixel, so it is one GEMM (OC*kvol x C) @ (C x HW) and a pixel shuffle."""
+        n, cin = x.shape[:2]
+        k = self.weight.shape[2:]
+        nd = len(k)
+        spatial = x.shape[2:]
+        L = int(np.prod(spatial))
+        if getattr(self, "_wt_shuffle", None) is None:
+            self._wt_shuffle = np.ascontiguousarray(self.weight.reshape(cin, -1).T)
+        out = np.empty((n, self.oc) + tuple(s * kk for s, kk in zip(spatial, k)), np.float32)
+        # (OC, k..., spatial...) -> (OC, s0, k0, s1, k1, ...)
+        perm = [0] + [a for i in range(nd) for a in (1 + nd + i, 1 + i)]
+        for b in range(n):
+            y = _matmul(self._wt_shuffle, np.ascontiguousarray(x[b].reshape(cin, L)))
+            y = y.reshape((self.oc,) + tuple(k) + tuple(spatial)).transpose(perm)
+            out[b] = y.reshape(out.shape[1:])
+        if self.bias is not None:
+            out += self.bias.reshape((1, -1) + (1,) * nd)
         return out
 
 

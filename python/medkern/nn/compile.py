@@ -508,6 +508,17 @@ def pass_fuse_eltwise(nodes, outputs):
             if id(n) in outs:
                 outs.add(id(p))
             continue
+        if n.kind == "eltwise" and p is not None and \
+                p.kind in ("affine", "eltwise", "binary") and _single_use(p, cons, outs) and \
+                p.shape == n.shape:
+            # Element-wise chains (pre-activation batch norm -> ReLU) run in one buffer.
+            p.attrs.setdefault("post", []).append(n.attrs["item"])
+            p.name = f"{p.name}+{n.name}"
+            _replace(nodes, n, p, outputs)
+            cons[id(p)] = cons.pop(id(n), [])
+            if id(n) in outs:
+                outs.add(id(p))
+            continue
         keep.append(n)
     return keep
 
@@ -689,6 +700,12 @@ class _Plan:
         return [vals[id(o)] for o in self.outputs]
 
     def _exec(self, n: Node, ins, full, off):
+        v = self._exec1(n, ins, full, off)
+        for item in n.attrs.get("post", ()):
+            K.apply_post_op(v, item)
+        return v
+
+    def _exec1(self, n: Node, ins, full, off):
         kind, a = n.kind, n.attrs
         c = n.shape[1] if len(n.shape) > 1 else 0
         if kind == "conv":
