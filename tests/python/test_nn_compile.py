@@ -125,6 +125,9 @@ def test_dense_unet_nested_concats():
     full = medkern.compile(mk, x)
     # nested concatenations resolve to one buffer per dense block
     assert sum(n.kind == "cat" and n.alias is not None for n in full.graph) > 0
+    # pre-activation batch norm -> ReLU runs as one element-wise chain
+    assert all(n.attrs.get("post") == ["relu"] for n in full.graph if n.kind == "affine")
+    assert "eltwise" not in _kinds(full)
 
 
 def test_vnet_and_mcnn_compile():

@@ -539,6 +539,7 @@ def pass_fuse_sum(nodes, outputs):
                         index[id(q)] < index[id(p)]:
                     p.inputs.append(q)
                     p.attrs["post_ops"].append(("sum", len(p.inputs) - 1))
+                    p.attrs["post_ops"].extend(n.attrs.get("post", ()))
                     p.name = f"{p.name}+{n.name}"
                     _replace(nodes, n, p, outputs)
                     cons[id(p)] = cons.pop(id(n), [])
