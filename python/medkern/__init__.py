@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from . import _core
 from . import ops
+from . import nn
+from . import models
+from .nn.compile import compile
 from ._info import info
 from ._matmul import matmul, matmul_bf16, matmul_u8s8, to_bf16, from_bf16
 from ._runtime import (
@@ -31,6 +34,10 @@ __version__ = _core.versions()["medkern"]
 
 __all__ = [
     "info",
+    "compile",
+    "nn",
+    "models",
+    "ops",
     "matmul",
     "matmul_bf16",
     "matmul_u8s8",

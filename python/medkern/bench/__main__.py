@@ -1,4 +1,5 @@
-"""``python -m medkern.bench gemm [--dtypes f32,bf16,u8s8] [--quick] [--json FILE]``."""
+"""``python -m medkern.bench gemm [--dtypes f32,bf16,u8s8] [--quick] [--json FILE]``,
+``python -m medkern.bench ml ...``, ``python -m medkern.bench models [--quick]``."""
 
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("ml", help="LassoCV, Lasso path and PCA vs scikit-learn", add_help=False)
     sub.add_parser("dataflow", help="concat, pooling, resampling, softmax vs torch and memcpy",
                    add_help=False)
+
+    sub.add_parser("models", help="U-Net, V-Net-style, ResNet, M-CNN end to end vs PyTorch, "
+                   "TorchScript, OpenVINO", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.which == "ml":
         from . import ml
@@ -48,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         from . import dataflow
 
         return dataflow.main(rest)
+
+    if args.which == "models":
+        from . import models
+
+        return models.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _ensure_onednn_loader_path()
