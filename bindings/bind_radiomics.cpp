@@ -16,6 +16,7 @@
 #include "medkern/radiomics/glrlm.hpp"
 #include "medkern/radiomics/glszm.hpp"
 #include "medkern/radiomics/ngtdm.hpp"
+#include "medkern/radiomics/shape.hpp"
 
 namespace py = pybind11;
 namespace mr = medkern::radiomics;
@@ -44,6 +45,15 @@ py::array_t<std::int32_t> angles_array(const std::vector<mr::Angle>& angles) {
   for (std::size_t a = 0; a < angles.size(); ++a)
     for (int k = 0; k < 3; ++k) w(py::ssize_t(a), k) = angles[a][std::size_t(k)];
   return out;
+}
+
+mr::MaskView mask_view(const py::array& a, const char* op) {
+  if (!py::isinstance<py::array_t<std::uint8_t>>(a))
+    throw_shape(op, ": mask must have dtype uint8, got ", std::string(py::str(a.dtype())));
+  if (!(a.flags() & py::array::c_style))
+    throw_shape(op, ": mask must be C-contiguous (use numpy.ascontiguousarray)");
+  if (a.ndim() != 3) throw_shape(op, ": mask must be 3-D (z, y, x), got ", a.ndim(), "-D");
+  return {static_cast<const std::uint8_t*>(a.data()), a.shape(0), a.shape(1), a.shape(2)};
 }
 
 }  // namespace
@@ -129,4 +139,43 @@ void bind_radiomics(py::module_& m) {
       },
       py::arg("discretized"), py::arg("distances"), py::arg("force2d"), py::arg("force2d_dim"),
       "Per gray level: voxel count and summed neighbourhood difference (Ng, 2).");
+
+  r.def(
+      "shape3d_coefficients",
+      [](const py::array& mask, std::array<double, 3> spacing_zyx) {
+        const auto v = mask_view(mask, "shape");
+        mr::Shape3D s;
+        {
+          py::gil_scoped_release nogil;
+          s = mr::shape3d_coefficients(v, spacing_zyx);
+        }
+        py::dict d;
+        d["SurfaceArea"] = s.surface_area;
+        d["MeshVolume"] = s.volume;
+        d["Maximum2DDiameterSlice"] = s.diameter_slice;
+        d["Maximum2DDiameterColumn"] = s.diameter_column;
+        d["Maximum2DDiameterRow"] = s.diameter_row;
+        d["Maximum3DDiameter"] = s.diameter_3d;
+        return d;
+      },
+      py::arg("mask"), py::arg("spacing_zyx"),
+      "Marching-cubes surface area and volume, and the maximum mesh diameters.");
+
+  r.def(
+      "shape2d_coefficients",
+      [](const py::array& mask, std::array<double, 2> spacing_yx) {
+        const auto v = mask_view(mask, "shape2D");
+        mr::Shape2D s;
+        {
+          py::gil_scoped_release nogil;
+          s = mr::shape2d_coefficients(v, spacing_yx);
+        }
+        py::dict d;
+        d["Perimeter"] = s.perimeter;
+        d["MeshSurface"] = s.surface;
+        d["MaximumDiameter"] = s.diameter;
+        return d;
+      },
+      py::arg("mask"), py::arg("spacing_yx"),
+      "Marching-squares perimeter and area, and the maximum mesh diameter of a (1, y, x) mask.");
 }

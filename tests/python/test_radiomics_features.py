@@ -65,6 +65,12 @@ def _phantom(kind, seed=0):
         mask = np.zeros(shape, bool)
         yy, xx = np.meshgrid(np.arange(24), np.arange(22), indexing="ij")
         mask[2] = ((yy - 12) / 9) ** 2 + ((xx - 11) / 8) ** 2 <= 1
+    elif kind == "slice3d":  # a 3-D image of one slice, for shape2D with force2D
+        shape, spacing = (1, 30, 27), (0.6, 0.8, 2.0)
+        img = 100 * g.normal(size=shape)
+        yy, xx = np.meshgrid(np.arange(30), np.arange(27), indexing="ij")
+        mask = ((((yy - 14) / 11) ** 2 + ((xx - 13) / 9) ** 2) <= 1)[None]
+        mask &= g.random(shape) > 0.1
     elif kind == "ellipse2d":
         shape, spacing = (40, 36), (0.7, 0.55)
         img = 500 * _smooth(g.normal(size=shape), 2) + 40 * g.normal(size=shape)
@@ -158,3 +164,66 @@ def test_bad_input(name):
                      spacing=(1.0, 1.0, 1.0), settings={})
     with pytest.raises(ValueError, match="shape"):
         mod.compute(inp, list(mod.DEFAULT_ENABLED))
+
+
+def _shape_input(image, mask, settings):
+    m = sitk.GetArrayFromImage(mask) == 1
+    img = sitk.GetArrayFromImage(image).astype(np.float64)
+    if m.ndim == 2:
+        m, img = m[None], img[None]
+    return ClassInput(image=img, mask=m, discretized=m.astype(np.int32),
+                      spacing=tuple(image.GetSpacing()), settings=dict(settings))
+
+
+def _check_shape(name, image, mask, settings):
+    mod = CLASSES[name]
+    _, want = _oracle_values(name, image, mask, settings, mod.FEATURES)
+    got = mod.compute(_shape_input(image, mask, settings), mod.FEATURES)
+    assert set(got) == set(want)
+    bad = [(k, got[k], w) for k, w in want.items()
+           if not (np.isclose(got[k], w, rtol=1e-6, atol=1e-9) or (np.isnan(got[k]) and np.isnan(w)))]
+    assert not bad, f"{name}: {bad}"
+
+
+@pytest.mark.parametrize("kind", ["ellipsoid3d", "irregular3d", "small3d", "slab3d"])
+def test_shape_matches_pyradiomics(kind):
+    image, mask = _phantom(kind)
+    _check_shape("shape", image, mask, {})
+
+
+def test_shape_every_cell_configuration():
+    # Random speckle puts every marching-cubes configuration (and its complement) in play.
+    g = np.random.default_rng(7)
+    m = (g.random((9, 10, 11)) > 0.5).astype(np.uint8)
+    mask = sitk.GetImageFromArray(m)
+    image = sitk.GetImageFromArray(g.normal(size=m.shape))
+    for img in (image, mask):
+        img.SetSpacing((0.7, 1.3, 2.9))
+    _check_shape("shape", image, mask, {})
+
+
+@pytest.mark.parametrize("kind,settings", [("ellipse2d", {}), ("slice3d", {"force2D": True})])
+def test_shape2d_matches_pyradiomics(kind, settings):
+    image, mask = _phantom(kind)
+    _check_shape("shape2D", image, mask, settings)
+
+
+def test_shape_bad_input():
+    z = np.zeros((2, 3, 4), bool)
+    inp = ClassInput(image=z.astype(float), mask=z, discretized=z.astype(np.int32),
+                     spacing=(1.0, 1.0, 1.0), settings={})
+    with pytest.raises(ValueError, match="empty"):
+        CLASSES["shape"].compute(inp, ["MeshVolume"])
+    m = np.ones((2, 3, 4), bool)
+    inp = ClassInput(image=z.astype(float), mask=m, discretized=m.astype(np.int32),
+                     spacing=(1.0, 1.0, 1.0), settings={})
+    with pytest.raises(ValueError, match="force2D"):
+        CLASSES["shape2D"].compute(inp, ["Perimeter"])
+    inp = ClassInput(image=z.astype(float), mask=m, discretized=m.astype(np.int32),
+                     spacing=(1.0, 1.0, 1.0), settings={"force2D": True})
+    with pytest.raises(ValueError, match="must be 1"):
+        CLASSES["shape2D"].compute(inp, ["Perimeter"])
+    inp = ClassInput(image=z.astype(float), mask=m[:1], discretized=m[:1].astype(np.int32),
+                     spacing=(1.0, 1.0), settings={})
+    with pytest.raises(ValueError, match="3-D image"):
+        CLASSES["shape"].compute(inp, ["MeshVolume"])
