@@ -2,9 +2,9 @@
 // points, the inner loop of the shape classes' maximum diameters (O(V^2) over mesh vertices).
 //
 // Contract: max_sq_dist(ax, ay, az, bx, by, bz, n) = max_i (ax-bx[i])^2 + (ay-by[i])^2
-//   + (az-bz[i])^2, 0 when n == 0; bz == nullptr means 2-D (the z term is absent). Exact in
-//   either variant: every term is computed as in the reference and max is order-free, so all
-//   rows return the same bits. 8 FLOP per point.
+//   + (az-bz[i])^2, 0 when n == 0; bz == nullptr means 2-D (the z term is absent). max is
+//   order-free; the vector row may fuse a multiply-add, so rows agree to a few ulp. 8 FLOP per
+//   point.
 // AVX-512 plan: 8 doubles per step, 2 independent max accumulators, masked tail (nothing read
 //   past n).
 #pragma once
