@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "medkern/core/error.hpp"
@@ -54,26 +55,101 @@ struct Vertices {
   }
 };
 
+// Largest squared distance within a point set (coordinate arrays of n points, z null in 2-D).
+// Exact with pruning: the points are binned into a coarse grid; the farthest any point a can
+// be from the set is bounded by its distance to the farthest corner of each cell's bounding
+// box. Points are visited by that bound, descending, each scanned against all points, until
+// the bound cannot beat the best found; the diameter's end points are few, so few scans run.
+inline double max_sq_distance(const double* x, const double* y, const double* z, std::int64_t n) {
+  if (n < 2) return 0.0;
+  const auto& row = kernels::radiomics::active_diameter_kernel();
+  const double* c[3] = {x, y, z};
+  const int dims = z ? 3 : 2;
+  double lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0};
+  for (int d = 0; d < dims; ++d) {
+    lo[d] = *std::min_element(c[d], c[d] + n);
+    hi[d] = *std::max_element(c[d], c[d] + n);
+  }
+  constexpr int kGrid = 8;  // cells per axis: bounds within a cell diagonal of the truth
+  struct Box {
+    double lo[3], hi[3];
+    bool used;
+  };
+  std::vector<Box> cells(std::size_t(dims == 3 ? kGrid * kGrid * kGrid : kGrid * kGrid));
+  for (auto& b : cells) b.used = false;
+  for (std::int64_t i = 0; i < n; ++i) {
+    int cell = 0;
+    for (int d = 0; d < dims; ++d) {
+      const double w = hi[d] - lo[d];
+      const int k = w > 0 ? std::min(kGrid - 1, int((c[d][i] - lo[d]) / w * kGrid)) : 0;
+      cell = cell * kGrid + k;
+    }
+    Box& b = cells[std::size_t(cell)];
+    for (int d = 0; d < dims; ++d) {
+      b.lo[d] = b.used ? std::min(b.lo[d], c[d][i]) : c[d][i];
+      b.hi[d] = b.used ? std::max(b.hi[d], c[d][i]) : c[d][i];
+    }
+    b.used = true;
+  }
+  std::vector<Box> boxes;
+  for (const Box& b : cells)
+    if (b.used) boxes.push_back(b);
+  auto far_sq = [&](const double* p, const Box& b) {
+    double s = 0;
+    for (int d = 0; d < dims; ++d) {
+      const double e = std::max(std::abs(p[d] - b.lo[d]), std::abs(b.hi[d] - p[d]));
+      s += e * e;
+    }
+    return s;
+  };
+  // A first best from the points extreme along each axis, and per cell an upper bound over
+  // its box corners, so that most points never need their own bound.
+  double best = 0;
+  for (int d = 0; d < dims; ++d)
+    for (const double* e : {std::min_element(c[d], c[d] + n), std::max_element(c[d], c[d] + n)}) {
+      const std::int64_t i = e - c[d];
+      best = std::max(best, row.max_sq_dist(x[i], y[i], z ? z[i] : 0.0, x, y, z, n));
+    }
+  std::vector<double> cell_bound(boxes.size(), 0.0);
+  for (std::size_t a = 0; a < boxes.size(); ++a)
+    for (int corner = 0; corner < (1 << dims); ++corner) {
+      double p[3];
+      for (int d = 0; d < dims; ++d) p[d] = (corner >> d) & 1 ? boxes[a].hi[d] : boxes[a].lo[d];
+      for (const Box& b : boxes) cell_bound[a] = std::max(cell_bound[a], far_sq(p, b));
+    }
+  std::vector<std::size_t> box_of(cells.size(), 0);
+  for (std::size_t a = 0, k = 0; k < cells.size(); ++k)
+    if (cells[k].used) box_of[k] = a++;
+  std::vector<std::pair<double, std::int64_t>> order;
+  for (std::int64_t i = 0; i < n; ++i) {
+    int cell = 0;
+    for (int d = 0; d < dims; ++d) {
+      const double w = hi[d] - lo[d];
+      const int k = w > 0 ? std::min(kGrid - 1, int((c[d][i] - lo[d]) / w * kGrid)) : 0;
+      cell = cell * kGrid + k;
+    }
+    if (cell_bound[box_of[std::size_t(cell)]] * (1 + 1e-12) < best) continue;
+    const double p[3] = {x[i], y[i], z ? z[i] : 0.0};
+    double bound = 0;
+    for (const Box& b : boxes) bound = std::max(bound, far_sq(p, b));
+    order.push_back({bound, i});
+  }
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  });
+  for (const auto& [bound, i] : order) {
+    // The bound is rounded like any distance: stop only when it is clearly below the best.
+    if (bound * (1 + 1e-12) < best) break;
+    best = std::max(best, row.max_sq_dist(x[i], y[i], z ? z[i] : 0.0, x, y, z, n));
+  }
+  return best;
+}
+
 // Largest distance between vertices sharing key[axis] (axis < 0: no constraint).
 inline double max_diameter(const Vertices& v, int dims, int axis) {
-  const auto& row = kernels::radiomics::active_diameter_kernel();
   const std::int64_t n = std::int64_t(v.pos[0].size());
-  if (n < 2) return 0.0;
   const double* p[3] = {v.pos[0].data(), v.pos[1].data(), dims > 2 ? v.pos[2].data() : nullptr};
-  if (axis < 0) {
-    std::vector<double> part(std::size_t(4 * std::max(1, num_threads())), 0.0);
-    const std::int64_t chunks = std::int64_t(part.size());
-    // Row i meets rows > i; chunks are interleaved so the triangle is balanced.
-    parallel_tasks(chunks, [&](std::int64_t c) {
-      double m = 0;
-      for (std::int64_t i = c; i < n - 1; i += chunks)
-        m = std::max(m, row.max_sq_dist(p[0][i], p[1][i], dims > 2 ? p[2][i] : 0.0, p[0] + i + 1,
-                                        p[1] + i + 1, dims > 2 ? p[2] + i + 1 : nullptr,
-                                        n - i - 1));
-      part[std::size_t(c)] = m;
-    });
-    return std::sqrt(*std::max_element(part.begin(), part.end()));
-  }
+  if (axis < 0) return std::sqrt(max_sq_distance(p[0], p[1], p[2], n));
   std::map<std::int64_t, std::vector<std::int64_t>> groups;
   for (std::int64_t i = 0; i < n; ++i) groups[v.key[axis][std::size_t(i)]].push_back(i);
   double m = 0;
@@ -83,12 +159,8 @@ inline double max_diameter(const Vertices& v, int dims, int axis) {
       g[d].resize(idx.size());
       for (std::size_t j = 0; j < idx.size(); ++j) g[d][j] = p[d][idx[j]];
     }
-    const std::int64_t gn = std::int64_t(idx.size());
-    for (std::int64_t i = 0; i + 1 < gn; ++i)
-      m = std::max(m, row.max_sq_dist(g[0][std::size_t(i)], g[1][std::size_t(i)],
-                                      dims > 2 ? g[2][std::size_t(i)] : 0.0, g[0].data() + i + 1,
-                                      g[1].data() + i + 1, dims > 2 ? g[2].data() + i + 1 : nullptr,
-                                      gn - i - 1));
+    m = std::max(m, max_sq_distance(g[0].data(), g[1].data(), dims > 2 ? g[2].data() : nullptr,
+                                    std::int64_t(idx.size())));
   }
   return std::sqrt(m);
 }

@@ -56,7 +56,7 @@ inline void gldm_accumulate(const std::int32_t* lv, const std::int64_t* roi, std
     std::int64_t dep = 0;
     for (std::int64_t a = 0; a < na; ++a) {
       const std::int32_t h = lv[v + off[a]];
-      dep += (h > 0 && std::abs(h - g) <= alpha) ? 1 : 0;
+      dep += int(h > 0) & int(std::abs(h - g) <= alpha);  // branch-free: textures defeat prediction
     }
     out[(g - 1) * (na + 1) + dep] += 1.0;
   }
