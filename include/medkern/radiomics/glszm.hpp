@@ -27,13 +27,13 @@ inline SizeZones glszm_matrix(const LevelsView& in, bool force2d, int force2d_di
   std::vector<std::int64_t> off;
   for (const Angle& a : angles) off.push_back(p.offset_of(a));
   const std::int64_t n_roi = std::int64_t(p.roi.size());
-  std::vector<std::uint8_t> seen(p.lv.size(), 0);
+  std::vector<std::int32_t> work(p.lv);
   const auto nr = static_cast<std::size_t>(n_roi);
   std::vector<std::int64_t> stack(nr), size(nr);
   std::vector<std::int32_t> level(nr);
   const std::int64_t zones = kernels::radiomics::glszm_zones(
-      p.lv.data(), p.roi.data(), n_roi, off.data(), std::int64_t(off.size()), seen.data(),
-      stack.data(), level.data(), size.data());
+      work.data(), p.roi.data(), n_roi, off.data(), std::int64_t(off.size()), stack.data(),
+      level.data(), size.data());
   r.max_size = std::max<std::int64_t>(1, *std::max_element(size.begin(), size.begin() + zones));
   r.counts.assign(std::size_t(detail::checked_mul(r.ng, r.max_size, op)), 0.0);
   for (std::int64_t z = 0; z < zones; ++z)

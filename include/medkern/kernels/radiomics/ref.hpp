@@ -95,27 +95,27 @@ inline void glrlm_accumulate(const std::int32_t* lv, const std::int64_t* roi, st
   (void)ng;
 }
 
-/// Connected zones of equal gray level. `seen` (one byte per lv element, zeroed by the caller)
-/// and `stack` (n_roi entries) are scratch. Writes zone_level[z], zone_size[z]; returns #zones.
-inline std::int64_t glszm_zones(const std::int32_t* lv, const std::int64_t* roi,
-                                std::int64_t n_roi, const std::int64_t* off, std::int64_t na,
-                                std::uint8_t* seen, std::int64_t* stack,
+/// Connected zones of equal gray level. `work` (a writable copy of lv) is consumed: a voxel's
+/// level is zeroed once it joins a zone, so one compare tests both "same level" and "not yet
+/// taken". `stack` holds n_roi entries. Writes zone_level[z], zone_size[z]; returns #zones.
+inline std::int64_t glszm_zones(std::int32_t* work, const std::int64_t* roi, std::int64_t n_roi,
+                                const std::int64_t* off, std::int64_t na, std::int64_t* stack,
                                 std::int32_t* zone_level, std::int64_t* zone_size) noexcept {
   std::int64_t zones = 0;
   for (std::int64_t k = 0; k < n_roi; ++k) {
     const std::int64_t seed = roi[k];
-    if (seen[seed]) continue;
-    const std::int32_t g = lv[seed];
+    const std::int32_t g = work[seed];
+    if (g == 0) continue;
     std::int64_t top = 0, size = 0;
     stack[top++] = seed;
-    seen[seed] = 1;
+    work[seed] = 0;
     while (top > 0) {
       const std::int64_t v = stack[--top];
       ++size;
       for (std::int64_t a = 0; a < na; ++a) {
         const std::int64_t w = v + off[a];
-        if (lv[w] == g && !seen[w]) {
-          seen[w] = 1;
+        if (work[w] == g) {
+          work[w] = 0;
           stack[top++] = w;
         }
       }
