@@ -12,6 +12,8 @@ void bind_conv(py::module_& m);
 void bind_ml(py::module_& m);
 void bind_dataflow(py::module_& m);
 
+void bind_radiomics(py::module_& m);
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "medkern native kernels (use the medkern package, not this module directly)";
   py::register_exception_translator([](std::exception_ptr p) {
@@ -29,4 +31,5 @@ PYBIND11_MODULE(_core, m) {
   bind_conv(m);
   bind_ml(m);
   bind_dataflow(m);
+  bind_radiomics(m);
 }

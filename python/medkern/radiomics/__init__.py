@@ -1,0 +1,1 @@
+"""pyradiomics-compatible radiomics feature extraction."""
