@@ -223,22 +223,47 @@ def test_imports_without_sklearn():
     assert "ok" in out.stdout
 
 
-# scikit-learn's estimator checks. Expected failures, with reasons:
-EXPECTED = {
+# scikit-learn's estimator checks. Expected failures, with reasons: the CV estimators do not
+# take sample weights (Lasso and ElasticNet do).
+EXPECTED_CV = {
     "check_sample_weight_equivalence_on_dense_data":
         "fit does not support sample_weight (raises ValueError when given)",
     "check_sample_weights_not_an_array": "sample_weight not supported",
     "check_sample_weights_list": "sample_weight not supported",
+    "check_sample_weights_pandas_series": "sample_weight not supported",
     "check_sample_weights_shape": "sample_weight not supported",
     "check_sample_weights_not_overwritten": "sample_weight not supported",
     "check_sample_weights_invariance": "sample_weight not supported",
     "check_sample_weight_equivalence_on_sparse_data": "sample_weight not supported",
     "check_all_zero_sample_weights_error": "sample_weight not supported (any array is refused)",
 }
+EXPECTED_PLAIN = {
+    "check_sample_weight_equivalence_on_sparse_data": "sparse X is not supported",
+}
 
 
 def _expected(est):
-    return EXPECTED
+    return EXPECTED_CV if "CV" in type(est).__name__ else EXPECTED_PLAIN
+
+
+def test_sample_weight_matches_sklearn():
+    from sklearn import linear_model as sklm
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((80, 6)) + 2.0
+    y = X @ [1.5, 0.0, -2.0, 0.0, 0.5, 0.0] + 0.1 * rng.standard_normal(80) + 3.0
+    w = rng.uniform(0.0, 3.0, 80)
+    for est, ref in [(ml.Lasso(alpha=0.05, tol=1e-10, max_iter=100000),
+                      sklm.Lasso(alpha=0.05, tol=1e-10, max_iter=100000)),
+                     (ml.ElasticNet(alpha=0.05, l1_ratio=0.3, tol=1e-10, max_iter=100000),
+                      sklm.ElasticNet(alpha=0.05, l1_ratio=0.3, tol=1e-10, max_iter=100000))]:
+        est.fit(X, y, sample_weight=w)
+        ref.fit(X, y, sample_weight=w)
+        np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
+        assert abs(est.intercept_ - ref.intercept_) < 1e-6
+    with pytest.raises(ValueError, match="sample_weight"):
+        ml.Lasso().fit(X, y, sample_weight=-w)
+    with pytest.raises(ValueError, match="sample_weight"):
+        ml.Lasso().fit(X, y, sample_weight=w[:10])
 
 
 @parametrize_with_checks(

@@ -184,14 +184,13 @@ class ElasticNet(RegressorMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit the model; returns self."""
         op = type(self).__name__
-        if sample_weight is not None:
-            raise ValueError(f"{op}: sample_weight is not supported (got an array); "
-                             "pass sample_weight=None")
         check_number(op, "alpha", self.alpha, low=0)
         check_number(op, "l1_ratio", self._l1(), low=0, high=1)
         _check_common(self, op)
         check_bool(op, "warm_start", self.warm_start)
         X, y = _validate_xy(self, X, y)
+        if sample_weight is not None:
+            return self._fit_weighted(op, X, y, sample_weight)
         coef_init = None
         if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (X.shape[1],):
             coef_init = np.ascontiguousarray(self.coef_, dtype=X.dtype)
@@ -203,6 +202,47 @@ class ElasticNet(RegressorMixin, BaseEstimator):
         _warn_convergence(op, res, self.tol)
         self.coef_ = np.ascontiguousarray(res["coefs"][0])
         self.intercept_ = float(res["intercepts"][0]) if self.fit_intercept else 0.0
+        if X.dtype == np.float32:
+            self.intercept_ = np.float32(self.intercept_)
+        self.dual_gap_ = float(res["dual_gaps"][0])
+        self.n_iter_ = int(res["n_iters"][0])
+        return self
+
+    def _fit_weighted(self, op, X, y, sample_weight):
+        """scikit-learn's weighted objective (1 / (2 sum w)) sum_i w_i (y_i - x_i b - b0)^2 + penalty.
+
+        As scikit-learn does: weights rescaled to sum to n_samples, X and y centred by their
+        weighted means, rows scaled by sqrt(w), then the unweighted solver without intercept.
+        """
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.ndim == 0:
+            w = np.full(X.shape[0], float(w))
+        if w.shape != (X.shape[0],):
+            raise ValueError(f"{op}: sample_weight must have shape ({X.shape[0]},) (one weight per "
+                             f"sample), got {w.shape}")
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError(f"{op}: sample_weight must be finite, non-negative and not all zero")
+        w = w * (X.shape[0] / w.sum())
+        if self.fit_intercept:
+            x_off = np.average(X, axis=0, weights=w).astype(X.dtype)
+            y_off = float(np.average(y, weights=w))
+        else:
+            x_off, y_off = np.zeros(X.shape[1], X.dtype), 0.0
+        sq = np.sqrt(w).astype(X.dtype)
+        Xw = np.ascontiguousarray((X - x_off) * sq[:, None])
+        yw = np.ascontiguousarray((y - y_off) * sq).astype(y.dtype)
+        coef_init = None
+        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (X.shape[1],):
+            coef_init = np.ascontiguousarray(self.coef_, dtype=X.dtype)
+        with threads(self.n_threads, op):
+            res = _core.ml_enet_path(
+                Xw, yw, [float(self.alpha)], 1, 1e-3, float(self._l1()), False,
+                _precompute_code(op, self.precompute), int(self.max_iter), float(self.tol),
+                bool(self.positive), self.selection == "random", _seed(self), coef_init)
+        _warn_convergence(op, res, self.tol)
+        self.coef_ = np.ascontiguousarray(res["coefs"][0])
+        intercept = y_off - float(x_off.astype(np.float64) @ self.coef_.astype(np.float64))
+        self.intercept_ = intercept if self.fit_intercept else 0.0
         if X.dtype == np.float32:
             self.intercept_ = np.float32(self.intercept_)
         self.dual_gap_ = float(res["dual_gaps"][0])
