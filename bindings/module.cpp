@@ -10,6 +10,7 @@ void bind_gemm(py::module_& m);
 void bind_layout(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_ml(py::module_& m);
+void bind_gbdt(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "medkern native kernels (use the medkern package, not this module directly)";
@@ -27,4 +28,5 @@ PYBIND11_MODULE(_core, m) {
   bind_layout(m);
   bind_conv(m);
   bind_ml(m);
+  bind_gbdt(m);
 }
