@@ -37,11 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--quick", action="store_true", help="fewer shapes and shorter timing")
     g.add_argument("--json", type=Path, help="write results as JSON")
     sub.add_parser("ml", help="LassoCV, Lasso path and PCA vs scikit-learn", add_help=False)
+    sub.add_parser("gbdt", help="gradient boosting vs LightGBM and scikit-learn", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.which == "ml":
         from . import ml
 
         return ml.main(rest)
+    if args.which == "gbdt":
+        from . import gbdt
+
+        return gbdt.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _ensure_onednn_loader_path()
