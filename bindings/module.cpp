@@ -4,15 +4,14 @@
 #include "medkern/core/error.hpp"
 
 namespace py = pybind11;
-
 void bind_core(py::module_& m);
 void bind_gemm(py::module_& m);
 void bind_layout(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_ml(py::module_& m);
 void bind_dataflow(py::module_& m);
-
 void bind_radiomics(py::module_& m);
+void bind_gbdt(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "medkern native kernels (use the medkern package, not this module directly)";
@@ -32,4 +31,5 @@ PYBIND11_MODULE(_core, m) {
   bind_ml(m);
   bind_dataflow(m);
   bind_radiomics(m);
+  bind_gbdt(m);
 }

@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("models", help="U-Net, V-Net-style, ResNet, M-CNN end to end vs PyTorch, "
                    "TorchScript, OpenVINO", add_help=False)
+
+    sub.add_parser("gbdt", help="gradient boosting vs LightGBM and scikit-learn", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.which == "ml":
         from . import ml
@@ -57,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         from . import models
 
         return models.main(rest)
+
+    if args.which == "gbdt":
+        from . import gbdt
+
+        return gbdt.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _ensure_onednn_loader_path()

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 from ._base import ConvergenceWarning
 from .decomposition import PCA
+from .ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from .linear_model import ElasticNet, ElasticNetCV, Lasso, LassoCV, enet_path, lasso_path
 
 __all__ = [
     "ConvergenceWarning",
     "ElasticNet",
     "ElasticNetCV",
+    "HistGradientBoostingClassifier",
+    "HistGradientBoostingRegressor",
     "Lasso",
     "LassoCV",
     "PCA",
