@@ -10,11 +10,13 @@
 //      (groups > 1 with IC/groups or OC/groups not a multiple of 16, depthwise included).
 //   2. im2col_gemm when the best direct kernel is the scalar ref one but a vector BRGEMM is
 //      available (an avx2 cap: the AVX2 BRGEMM beats the scalar direct kernel).
-//   3. im2col_gemm when padding channels to blocks of 16 wastes more than 30% of the direct
+//   3. direct with the planar kernel (kernels/conv/planar_avx512.hpp) for first layers: AVX-512,
+//      groups 1, ICg <= 8, OCg >= 8, stride 1 along W.
+//   4. im2col_gemm when padding channels to blocks of 16 wastes more than 30% of the direct
 //      kernel's FLOPs: ceil16(ICg)*ceil16(OCg) > 1.3*ICg*OCg (first layers with 1 or 3 input
 //      channels, heads with 1 or 2 outputs, 17 or 33 channels).
-//   4. gemm_1x1 for 1x1 kernels with stride 1 and no padding.
-//   5. direct otherwise.
+//   5. gemm_1x1 for 1x1 kernels with stride 1 and no padding.
+//   6. direct otherwise.
 // MEDKERN_VERBOSE=1 logs "conv,<algorithm>:<kernel>,<problem>,<ms>" per execute.
 //
 // direct: the input is reordered once per execute into a zero-padded channel-blocked copy
@@ -27,6 +29,10 @@
 //   passes whose weights (kConvPassBytes) stay in L1 across the row. Post-ops run on the
 //   last pass while the tile is in registers; the row, still in L1, is then transposed into
 //   the NCHW destination.
+// direct, planar kernel (few input channels): per output row (n, od, oh), the ICg*KD*KH input
+//   rows it reads are copied zero-padded along W into a per-task buffer (taps in the D/H
+//   padding read a shared zero row; unpadded contiguous rows are read in place), and the
+//   kernel writes the OC planar output rows directly (vector lanes along W), post-ops fused.
 // gemm_1x1: the direct kernel on the image flattened to one row of D*H*W pixels: a GEMM of
 //   pixels x input channels by input channels x output channels (falls back to per-row
 //   direct when src or dst planes are not contiguous).
@@ -52,6 +58,7 @@
 #include "medkern/kernels/brgemm/registry.hpp"
 #include "medkern/kernels/conv/desc.hpp"
 #include "medkern/kernels/conv/im2col.hpp"
+#include "medkern/kernels/conv/planar_avx512.hpp"
 #include "medkern/kernels/conv/registry.hpp"
 #include "medkern/kernels/post_ops.hpp"
 #include "medkern/ops/im2col.hpp"
@@ -222,6 +229,8 @@ class ConvF32 {
     });
     if (algo_ == ConvAlgorithm::im2col_gemm)
       run_im2col(d, src, dst, chain);
+    else if (planar_)
+      run_planar(d, src, dst, chain);
     else
       run_direct(d, src, dst, chain);
   }
@@ -280,6 +289,9 @@ class ConvF32 {
         a = ConvAlgorithm::im2col_gemm;
       else if (row->isa == Isa::ref && gemm_row_->isa != Isa::ref)
         a = ConvAlgorithm::im2col_gemm;
+      else if (row->isa == Isa::avx512 && d_.groups == 1 && icg <= 8 && ocg >= 8 &&
+               d_.stride[2] == 1)
+        a = ConvAlgorithm::direct, planar_ = true;
       else if (double(up(icg)) * double(up(ocg)) > 1.3 * double(icg) * double(ocg))
         a = ConvAlgorithm::im2col_gemm;
       else if (one_by_one)
@@ -295,13 +307,15 @@ class ConvF32 {
                                          "and no padding (", kernels::conv::describe(d_), ")");
     }
     algo_ = a;
-    kernel_ = a == ConvAlgorithm::im2col_gemm ? gemm_row_->name : row->name;
+    kernel_ = a == ConvAlgorithm::im2col_gemm ? gemm_row_->name
+              : planar_                       ? kernels::conv::kPlanarAvx512Name
+                                              : row->name;
     impl_name_ = std::string(conv_algorithm_name(a)) + ":" + kernel_;
   }
 
   void pack(const float* w) {
     const i64 icg = d_.icg(), ocg = d_.ocg(), kv = d_.kernel_volume(), G = d_.groups;
-    if (algo_ == ConvAlgorithm::im2col_gemm) {
+    if (algo_ == ConvAlgorithm::im2col_gemm || planar_) {
       wei_.allocate(d_.OC * icg * kv);
       std::memcpy(wei_.data(), w, std::size_t(wei_.size()) * sizeof(float));
       return;
@@ -487,6 +501,88 @@ class ConvF32 {
     });
   }
 
+  /// The planar kernel: one task per output row (n, od, oh); see the file comment.
+  void run_planar(const ConvDesc& d, const TensorView& src, const TensorView& dst,
+                  const PostOps& chain) const {
+    const conv_detail::Planar s = conv_detail::planar_of(src), o = conv_detail::planar_of(dst);
+    const i64 IC = d.IC, KD = d.kernel[0], KH = d.kernel[1], KW = d.kernel[2];
+    const i64 OD = d.out(0), OH = d.out(1), OW = d.out(2), OC = d.OC;
+    const i64 W = d.in[2], pw = d.pad_before[2], Wp = d.padded(2);
+    const i64 R = IC * KD * KH;
+    // Rows read in place need W contiguous floats and no W padding; others are copied.
+    const bool in_place = s.w == 4 && pw == 0 && d.pad_after[2] == 0;
+    const bool direct_out = o.w == 4;
+    std::vector<float> zero(std::size_t(Wp), 0.f);
+    // Per-channel post-op data as 16 equal lanes per channel.
+    std::vector<std::vector<float>> pdata;
+    PostOps post = chain;
+    for (int i = 0; i < post.count; ++i) {
+      auto& op = post.ops[std::size_t(i)];
+      if (op.data == nullptr) continue;
+      std::vector<float> v(std::size_t(OC * 16));
+      for (i64 c = 0; c < OC; ++c)
+        std::fill_n(v.begin() + c * 16, 16, op.data[c]);
+      pdata.push_back(std::move(v));
+      op.data = pdata.back().data();
+    }
+    const i64 items = d.N * OD * OH;
+    const i64 grain = std::max<i64>(1, 65536 / std::max<i64>(1, OC * OW * 4));
+    parallel_for_1d(items, grain, [&](i64 t0, i64 t1) {
+      std::vector<const float*> rows(static_cast<std::size_t>(R));
+      AlignedBuffer<float> buf((in_place ? 0 : R * Wp) + (direct_out ? 0 : OC * OW));
+      float* rowbuf = buf.data();
+      float* tmp = buf.data() + (in_place ? 0 : R * Wp);
+      kernels::conv::PlanarArgs a;
+      a.rows = rows.data();
+      a.R = R;
+      a.KW = int(KW);
+      a.dil_w = d.dilation[2];
+      a.wei = wei_.data();
+      a.OC = OC;
+      a.OW = OW;
+      a.post = post;
+      for (i64 t = t0; t < t1; ++t) {
+        const i64 oh = t % OH, od = (t / OH) % OD, n = t / (OH * OD);
+        for (i64 ic = 0, r = 0; ic < IC; ++ic)
+          for (i64 kd = 0; kd < KD; ++kd)
+            for (i64 kh = 0; kh < KH; ++kh, ++r) {
+              const i64 id = od * d.stride[0] - d.pad_before[0] + kd * d.dilation[0];
+              const i64 ih = oh * d.stride[1] - d.pad_before[1] + kh * d.dilation[1];
+              if (id < 0 || id >= d.in[0] || ih < 0 || ih >= d.in[1]) {
+                rows[std::size_t(r)] = zero.data();
+                continue;
+              }
+              const char* in = s.base + n * s.n + ic * s.c + id * s.d + ih * s.h;
+              if (in_place) {
+                rows[std::size_t(r)] = reinterpret_cast<const float*>(in);
+                continue;
+              }
+              float* out = rowbuf + r * Wp;
+              std::fill_n(out, pw, 0.f);
+              if (s.w == 4)
+                std::memcpy(out + pw, in, std::size_t(W) * sizeof(float));
+              else
+                for (i64 w = 0; w < W; ++w) std::memcpy(out + pw + w, in + w * s.w, sizeof(float));
+              std::fill_n(out + pw + W, Wp - pw - W, 0.f);
+              rows[std::size_t(r)] = out;
+            }
+        char* out = o.base + n * o.n + od * o.d + oh * o.h;
+        if (direct_out) {
+          a.dst = reinterpret_cast<float*>(out);
+          a.dst_oc = o.c / 4;
+        } else {
+          a.dst = tmp;
+          a.dst_oc = OW;
+        }
+        kernels::conv::planar_row_avx512(a);
+        if (!direct_out)
+          for (i64 c = 0; c < OC; ++c)
+            for (i64 w = 0; w < OW; ++w)
+              std::memcpy(out + c * o.c + w * o.w, tmp + c * OW + w, sizeof(float));
+      }
+    });
+  }
+
   void run_im2col(const ConvDesc& d, const TensorView& src, const TensorView& dst,
                   const PostOps& chain) const {
     const conv_detail::Planar s = conv_detail::planar_of(src), o = conv_detail::planar_of(dst);
@@ -560,6 +656,7 @@ class ConvF32 {
   const kernels::conv::DirectRow* direct_row_ = nullptr;
   const kernels::brgemm::BrgemmRow* gemm_row_ = nullptr;
   const char* kernel_ = "";
+  bool planar_ = false;  ///< direct with the planar few-input-channel kernel
   std::string impl_name_;
   std::vector<float> bias_;
   AlignedBuffer<float> wei_;

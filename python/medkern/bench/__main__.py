@@ -1,4 +1,5 @@
-"""``python -m medkern.bench gemm [--dtypes f32,bf16,u8s8] [--quick] [--json FILE]``."""
+"""``python -m medkern.bench gemm [--dtypes f32,bf16,u8s8] [--quick] [--json FILE]``,
+``python -m medkern.bench conv [--sets unet2d,...] [--quick] [--json FILE]``."""
 
 from __future__ import annotations
 
@@ -37,7 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--quick", action="store_true", help="fewer shapes and shorter timing")
     g.add_argument("--json", type=Path, help="write results as JSON")
     sub.add_parser("ml", help="LassoCV, Lasso path and PCA vs scikit-learn", add_help=False)
+    sub.add_parser("conv", help="convolution layer sets vs oneDNN and torch", add_help=False)
     args, rest = parser.parse_known_args(argv)
+    if args.which == "conv":
+        _ensure_onednn_loader_path()
+        from . import conv
+
+        return conv.main(rest)
     if args.which == "ml":
         from . import ml
 
