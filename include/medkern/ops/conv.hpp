@@ -91,6 +91,8 @@ inline constexpr std::int64_t kConvSegment = 168;
 #define MEDKERN_CONV_PASS_BYTES (32 * 1024)
 #endif
 inline constexpr std::int64_t kConvPassBytes = MEDKERN_CONV_PASS_BYTES;
+/// Output bytes above which the planar kernel writes with non-temporal stores (4 x L2).
+inline constexpr std::int64_t kStreamBytes = std::int64_t(8) << 20;
 /// Bytes of the per-task im2col buffer (a quarter of a 2 MiB L2).
 inline constexpr std::int64_t kIm2colBytes = 512 * 1024;
 
@@ -137,6 +139,22 @@ inline bool plane_contiguous(const TensorView& t) {
     s *= t.shape[std::size_t(i)];
   }
   return true;
+}
+
+/// Largest scratch (floats) a thread keeps between executes (1 GiB).
+inline constexpr std::int64_t kKeptScratch = std::int64_t(1) << 28;
+
+/// The calling thread's scratch of at least `n` floats, kept between executes: a fresh
+/// multi-MiB buffer per call costs a page fault and a kernel page clear per page (15% of a
+/// 64-channel 256x256 3x3 convolution in a profile). Beyond kKeptScratch, `local` is used.
+inline float* thread_scratch(std::int64_t n, AlignedBuffer<float>& local) {
+  if (n > kKeptScratch) {
+    local.allocate(n);
+    return local.data();
+  }
+  thread_local AlignedBuffer<float> kept;
+  if (kept.size() < n) kept.allocate(n);
+  return kept.data();
 }
 
 /// The chain applied to a whole row of output channel `oc` (per-channel data as scalars).
@@ -404,8 +422,10 @@ class ConvF32 {
     const i64 ICB = G * icb_;
     const i64 row_f = Wp * 16, plane_f = Dp * Hp * row_f;
     // 1. Zero-padded blocked copy of the input.
-    AlignedBuffer<float> xb(medkern::detail::checked_mul(
-        medkern::detail::checked_mul(d.N, ICB, op_), plane_f, op_));
+    AlignedBuffer<float> xb_local;
+    float* const xb = conv_detail::thread_scratch(
+        medkern::detail::checked_mul(medkern::detail::checked_mul(d.N, ICB, op_), plane_f, op_),
+        xb_local);
     const kc::DirectRow& row = *direct_row_;
     {
       const i64 rows = d.N * ICB * Dp * Hp;
@@ -413,7 +433,7 @@ class ConvF32 {
       const i64 pd = d.pad_before[0], ph = d.pad_before[1], pw = d.pad_before[2];
       parallel_for_1d(rows, grain, [&](i64 r0, i64 r1) {
         for (i64 r = r0; r < r1; ++r) {
-          float* out = xb.data() + r * row_f;
+          float* out = xb + r * row_f;
           const i64 hp = r % Hp, dp = (r / Hp) % Dp, cb = (r / (Hp * Dp)) % ICB,
                     n = r / (Hp * Dp * ICB);
           const i64 id = dp - pd, ih = hp - ph;
@@ -476,7 +496,7 @@ class ConvF32 {
         const i64 n = r / G;
         const Group& gr = grp_[std::size_t(j)];
         const i64 ow0 = seg * S, M = std::min(S, OW - ow0);
-        a.src = xb.data() + (n * ICB + g * icb_) * plane_f + (od * sd * Hp + oh * sh) * row_f +
+        a.src = xb + (n * ICB + g * icb_) * plane_f + (od * sd * Hp + oh * sh) * row_f +
                 ow0 * sw * 16;
         a.wei = wei_.data() + g * per_group + gr.offset;
         a.nv = gr.nv;
@@ -541,6 +561,9 @@ class ConvF32 {
       a.OC = OC;
       a.OW = OW;
       a.post = post;
+      // Outputs beyond the L2 size bypass the caches (the next layer reads them from memory
+      // anyway); smaller ones stay cached for it.
+      a.stream = direct_out && d.N * OC * OD * OH * OW * 4 > kStreamBytes;
       for (i64 t = t0; t < t1; ++t) {
         const i64 oh = t % OH, od = (t / OH) % OD, n = t / (OH * OD);
         for (i64 ic = 0, r = 0; ic < IC; ++ic)
@@ -580,6 +603,7 @@ class ConvF32 {
             for (i64 w = 0; w < OW; ++w)
               std::memcpy(out + c * o.c + w * o.w, tmp + c * OW + w, sizeof(float));
       }
+      if (a.stream) kernels::conv::planar_fence_avx512();
     });
   }
 

@@ -34,8 +34,7 @@ SETS = ("unet2d", "unet3d_vnet", "resnet50", "mcnn")
 _FILES = {"unet2d": "conv_unet2d.txt", "unet3d_vnet": "conv_3d.txt",
           "resnet50": "conv_resnet50.txt", "mcnn": "conv_mcnn.txt"}
 # --quick: a few representative layers, at most a couple of seconds each.
-_QUICK = {"unet2d": ["u64_1x512_enc1b", "u32_1x512_enc0b", "u64_1x512_enc3b", "u32_1x512_enc0a",
-                     "u32_1x512_head"],
+_QUICK = {"unet2d": ["u64_1x512_enc1b", "u32_1x512_enc0b", "u32_1x512_enc0a", "u32_1x512_head"],
           "unet3d_vnet": ["unet3d_enc1b", "vnet_enc2"],
           "resnet50": ["l1_3x3", "l3_1x1_in"],
           "mcnn": ["s1_c1"]}
@@ -189,13 +188,13 @@ def summary(layers: list[Layer], peak: float) -> list[str]:
     out = []
     for s in dict.fromkeys(r.set for r in layers):
         rs = [r for r in layers if r.set == s]
-        parts = [f"{s} ({len(rs)} layers):"]
+        parts = []
         parts.append(f"medkern {geomean([r.flops / r.seconds['medkern'] * 1e-9 / peak * 100 for r in rs]):.0f}% of peak")
         for p in ("onednn", "torch"):
             v = [r.seconds[p] / r.seconds["medkern"] for r in rs if p in r.seconds]
             if v:
                 parts.append(f"{geomean(v):.2f}x vs {p}")
-        out.append("# geomean " + ", ".join(parts))
+        out.append(f"# geomean {s} ({len(rs)} layers): " + ", ".join(parts))
     big3 = [r for r in layers if r.k == 3 and r.s == 1 and r.C >= 64 and r.OC >= 64
             and min(r.spatial[-2:]) >= 64]
     if big3:
@@ -233,7 +232,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a few layers, short timing (< 1 min)")
     ap.add_argument("--rounds", type=int, default=0)
     ap.add_argument("--json", type=Path, help="write results as JSON")
+    ap.add_argument("--peak", type=float, default=0.0,
+                    help="f32 GFLOP/s for %% peak, e.g. measured on a quiet machine "
+                         "(default: probe now, best of 4)")
+    ap.add_argument("--report", type=Path,
+                    help="print the table of a saved --json run (with --peak) and exit")
     args = ap.parse_args(argv)
+    if args.report:
+        saved = json.loads(args.report.read_text())
+        peak = args.peak or saved["peak_f32"]
+        layers = []
+        for r in saved["layers"]:
+            layer = Layer(r["set"], r["name"], r["N"], r["C"], tuple(r["spatial"]), r["OC"],
+                          r["k"], r["s"], r["p"], r["seconds"], r["onednn_impl"], r["algo"])
+            layers.append(layer)
+        print(f"# {saved['machine']}; threads {saved['threads']}; f32 peak {peak:.0f} GFLOP/s")
+        print(format_table(layers, peak))
+        for line in summary(layers, peak):
+            print(line)
+        return 0
     from medkern._info import machine_line
 
     dnnl, torch = _onednn(), _torch()
@@ -242,9 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     if torch is not None:
         torch.set_num_threads(threads)
     info = medkern.info()
-    peak = measured_peak(threads)
+    peak = args.peak or measured_peak(threads)
     print(f"# machine: {machine_line(info)}")
-    print(f"# threads {threads} (all peers); measured f32 peak {peak:.0f} GFLOP/s (best of 4 probes)"
+    how = "given" if args.peak else "best of 4 probes"
+    print(f"# threads {threads} (all peers); f32 peak {peak:.0f} GFLOP/s ({how})"
           + (f"; oneDNN {dnnl.onednn_version()}" if dnnl else "")
           + (f"; torch {torch.__version__}" if torch else ""))
     sets = [s for s in args.sets.split(",") if s]

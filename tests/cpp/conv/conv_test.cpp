@@ -331,6 +331,37 @@ TEST_CASE("conv planar kernel (few input channels) through dispatch: 2-D and 3-D
   }
 }
 
+TEST_CASE("conv planar kernel streams outputs larger than ops::kStreamBytes") {
+  ConvDesc d;
+  d.IC = 1;
+  d.OC = 16;
+  d.kernel = {1, 3, 3};
+  d.pad_before = d.pad_after = {0, 1, 1};
+  d.in = {1, 360, 368};  // 16 x 360 x 368 floats: above the threshold, rows 64-byte aligned
+  const i64 out_n = 16 * 360 * 368;
+  REQUIRE(out_n * 4 > ops::kStreamBytes);
+  AlignedBuffer<float> x(360 * 368), y(out_n);
+  std::vector<float> w(16 * 9), b(16), ref(static_cast<std::size_t>(out_n));
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (i64 i = 0; i < x.size(); ++i) x[i] = u(rng);
+  for (auto& v : w) v = u(rng);
+  for (auto& v : b) v = u(rng);
+  ops::ConvF32 conv(d, w.data(), b.data());
+  conv.execute(TensorView::contiguous(x.data(), DType::f32, {1, 1, 360, 368}),
+               TensorView::contiguous(y.data(), DType::f32, {1, 16, 360, 368}),
+               PostOps().eltwise(Eltwise::relu));
+  PostOps full;
+  full.bias(b.data()).eltwise(Eltwise::relu);
+  kernels::conv::conv_fwd_ref(d, x.data(), w.data(), ref.data(), full);
+  i64 bad = -1;
+  for (i64 i = 0; i < out_n && bad < 0; ++i)
+    if (!(std::abs(y[i] - ref[std::size_t(i)]) <= 1e-5f * (1.f + std::abs(ref[std::size_t(i)]))))
+      bad = i;
+  INFO("kernel=", conv.kernel(), " first_bad=", bad);
+  CHECK(bad < 0);
+}
+
 TEST_CASE("conv results do not depend on the thread count") {
   ConvTester t;
   t.n(2).ic(32).oc(48).in(1, 20, 30).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1});

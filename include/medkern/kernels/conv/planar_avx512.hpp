@@ -43,6 +43,9 @@ struct PlanarArgs {
   std::int64_t dst_oc = 0;     ///< floats between output channels (pixels contiguous)
   /// Per-channel data expanded to 16 lanes per channel: data[oc*16 + lane] = value(oc).
   PostOps post;
+  /// Non-temporal stores for whole 64-byte-aligned vectors (outputs far larger than the
+  /// caches: no read-for-ownership of the destination lines). The caller fences.
+  bool stream = false;
 };
 
 using PlanarFn = void (*)(const PlanarArgs&) noexcept;
@@ -56,7 +59,7 @@ namespace planar_avx512 {
 using i64 = std::int64_t;
 inline constexpr int kOct = 12;
 
-template <int OCT>
+template <int OCT, bool Stream>
 void tile(const PlanarArgs& a, i64 oc0, i64 ow0, __mmask16 m0, __mmask16 m1) noexcept {
   __m512 acc[OCT][2];
 #pragma GCC unroll 12
@@ -85,29 +88,40 @@ void tile(const PlanarArgs& a, i64 oc0, i64 ow0, __mmask16 m0, __mmask16 m1) noe
       v0 = kernels::avx512::apply_post_ops(a.post, v0, (oc0 + o) * 16);
       v1 = kernels::avx512::apply_post_ops(a.post, v1, (oc0 + o) * 16);
     }
-    _mm512_mask_storeu_ps(out, m0, v0);
-    _mm512_mask_storeu_ps(out + 16, m1, v1);
+    if (Stream && m1 == 0xffff) {
+      _mm512_stream_ps(out, v0);
+      _mm512_stream_ps(out + 16, v1);
+    } else {
+      _mm512_mask_storeu_ps(out, m0, v0);
+      _mm512_mask_storeu_ps(out + 16, m1, v1);
+    }
   }
 }
 
 using TileFn = void (*)(const PlanarArgs&, i64, i64, __mmask16, __mmask16) noexcept;
 
-template <int... I>
+template <bool Stream, int... I>
 constexpr auto make_table(std::integer_sequence<int, I...>) {
-  return std::array<TileFn, sizeof...(I)>{&tile<I + 1>...};
+  return std::array<TileFn, sizeof...(I)>{&tile<I + 1, Stream>...};
 }
-inline constexpr auto kTiles = make_table(std::make_integer_sequence<int, kOct>{});
+inline constexpr auto kTiles = make_table<false>(std::make_integer_sequence<int, kOct>{});
+inline constexpr auto kTilesStream = make_table<true>(std::make_integer_sequence<int, kOct>{});
 
 MEDKERN_ALWAYS_INLINE __mmask16 lanes(i64 n) noexcept {
   return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << unsigned(n)) - 1u);
 }
 
 inline void row(const PlanarArgs& a) noexcept {
+  // Streaming needs every channel row 64-byte aligned (whole vectors then are too).
+  const bool stream = a.stream && reinterpret_cast<std::uintptr_t>(a.dst) % 64 == 0 &&
+                      (a.dst_oc * i64(sizeof(float))) % 64 == 0;
+  const auto& tiles = stream ? kTilesStream : kTiles;
+  const TileFn full = tiles[kOct - 1];
   for (i64 ow0 = 0; ow0 < a.OW; ow0 += 32) {
     const __mmask16 m0 = lanes(a.OW - ow0), m1 = lanes(a.OW - ow0 - 16);
     i64 oc0 = 0;
-    for (; oc0 + kOct <= a.OC; oc0 += kOct) tile<kOct>(a, oc0, ow0, m0, m1);
-    if (oc0 < a.OC) kTiles[std::size_t(a.OC - oc0 - 1)](a, oc0, ow0, m0, m1);
+    for (; oc0 + kOct <= a.OC; oc0 += kOct) full(a, oc0, ow0, m0, m1);
+    if (oc0 < a.OC) tiles[std::size_t(a.OC - oc0 - 1)](a, oc0, ow0, m0, m1);
   }
 }
 
@@ -116,6 +130,8 @@ inline void row(const PlanarArgs& a) noexcept {
 inline constexpr const char* kPlanarAvx512Name = "conv_f32f32_f32_planar__avx512";
 
 inline void planar_row_avx512(const PlanarArgs& a) noexcept { planar_avx512::row(a); }
+/// Orders the non-temporal stores of this thread before its later stores (end of a task).
+inline void planar_fence_avx512() noexcept { _mm_sfence(); }
 
 }  // namespace medkern::kernels::conv
 MEDKERN_ISA_END()
