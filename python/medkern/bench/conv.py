@@ -57,6 +57,7 @@ class Layer:
     seconds: dict[str, float] = field(default_factory=dict)
     onednn_impl: str = ""
     medkern_algo: str = ""
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def out(self) -> tuple:
@@ -125,7 +126,25 @@ def _torch():
         return None
 
 
-def run_layer(layer: Layer, dnnl, torch, *, min_time: float, rounds: int) -> None:
+def measure_cpu(fns, rounds: int, pause: float = 0.1) -> dict[str, float]:
+    """Median process CPU seconds (all threads) per call, round-robin: on a machine shared
+    with other jobs this counts the work each peer does rather than the time it waits for a
+    core (threads that spin-wait count too, for every peer alike)."""
+    import statistics
+    import time
+
+    samples = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            time.sleep(pause)
+            c0 = time.process_time()
+            fn()
+            samples[name].append(time.process_time() - c0)
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def run_layer(layer: Layer, dnnl, torch, *, min_time: float, rounds: int,
+              cpu_time: bool = False) -> None:
     rng = np.random.default_rng(0)
     nd = len(layer.spatial)
     x = rng.standard_normal((layer.N, layer.C, *layer.spatial), dtype=np.float32)
@@ -162,6 +181,8 @@ def run_layer(layer: Layer, dnnl, torch, *, min_time: float, rounds: int) -> Non
         rounds, min_time = max(3, rounds // 2), 0.0
     layer.seconds = measure_interleaved(fns, min_time=min_time, rounds=rounds,
                                         warmup=1 if gf > _BIG_GFLOP else 2)
+    if cpu_time:
+        layer.cpu_seconds = measure_cpu(fns, rounds)
 
 
 def geomean(values) -> float:
@@ -235,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peak", type=float, default=0.0,
                     help="f32 GFLOP/s for %% peak, e.g. measured on a quiet machine "
                          "(default: probe now, best of 4)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="also report GFLOP per CPU-second of each peer (% of the per-core "
+                         "peak): robust to other jobs sharing the cores")
     ap.add_argument("--report", type=Path,
                     help="print the table of a saved --json run (with --peak) and exit")
     args = ap.parse_args(argv)
@@ -281,12 +305,17 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (3 if args.quick else 7)
     min_time = 0.1 if args.quick else 0.3
     for layer in layers:
-        run_layer(layer, dnnl, torch, min_time=min_time, rounds=rounds)
+        run_layer(layer, dnnl, torch, min_time=min_time, rounds=rounds, cpu_time=args.cpu_time)
         g = layer.flops / layer.seconds["medkern"] * 1e-9
         rat = "  ".join(f"{p} {layer.seconds[p] / layer.seconds['medkern']:.2f}x"
                         for p in ("onednn", "torch") if p in layer.seconds)
         print(f"# {layer.set:12s} {layer.name:20s} {g:7.1f} GFLOP/s {100 * g / peak:4.0f}%  {rat}"
               f"  [{layer.medkern_algo}; {layer.onednn_impl}]", flush=True)
+        if layer.cpu_seconds:
+            core = peak / threads
+            print("#   per CPU-second: " + "  ".join(
+                f"{p} {layer.flops / c * 1e-9:.1f} GFLOP/s ({100 * layer.flops / c * 1e-9 / core:.0f}%"
+                f" of one core)" for p, c in layer.cpu_seconds.items()), flush=True)
     print(format_table(layers, peak))
     for line in summary(layers, peak):
         print(line)
@@ -295,5 +324,5 @@ def main(argv: list[str] | None = None) -> int:
                                          "peak_f32": peak, "layers": [
             {"set": r.set, "name": r.name, "N": r.N, "C": r.C, "spatial": r.spatial, "OC": r.OC,
              "k": r.k, "s": r.s, "p": r.p, "algo": r.medkern_algo, "onednn_impl": r.onednn_impl,
-             "seconds": r.seconds} for r in layers]}, indent=2))
+             "seconds": r.seconds, "cpu_seconds": r.cpu_seconds} for r in layers]}, indent=2))
     return 0
