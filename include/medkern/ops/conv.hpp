@@ -13,11 +13,13 @@
 //      of depthwise-like convolutions included).
 //   3. im2col_gemm when the best direct kernel is the scalar ref one but a vector BRGEMM is
 //      available (an avx2 cap: the AVX2 BRGEMM beats the scalar direct kernel).
-//   4. im2col_gemm when padding channels to blocks of 16 wastes more than 30% of the direct
+//   4. direct with the planar kernel (kernels/conv/planar_avx512.hpp) for first layers: AVX-512,
+//      groups 1, ICg <= 8, OCg >= 8, stride 1 along W.
+//   5. im2col_gemm when padding channels to blocks of 16 wastes more than 30% of the direct
 //      kernel's FLOPs: ceil16(ICg)*ceil16(OCg) > 1.3*ICg*OCg (first layers with 1 or 3 input
 //      channels, heads with 1 or 2 outputs, 17 or 33 channels).
-//   5. gemm_1x1 for 1x1 kernels with stride 1 and no padding.
-//   6. direct otherwise.
+//   6. gemm_1x1 for 1x1 kernels with stride 1 and no padding.
+//   7. direct otherwise.
 // MEDKERN_VERBOSE=1 logs "conv,<algorithm>:<kernel>,<problem>,<ms>" per execute, e.g.
 // "conv,depthwise:conv_f32f32_f32_depthwise__avx512,...".
 //
@@ -25,6 +27,8 @@
 // depthwise) fuse its head (everything before the first sum); the tail runs on each stored
 // output row while it is in L1 (kernels/post_ops_row.hpp), where residual rows can be
 // addressed. im2col_gemm runs the whole chain on its per-channel output rows before the copy.
+// The planar kernel fuses the whole chain in registers when it has no sum; chains with a
+// sum run on im2col_gemm instead (the same packed weights).
 //
 // direct: the input is reordered once per execute into a zero-padded channel-blocked copy
 //   (nCdhw16c with the padding materialised — so every tap of every output pixel is in
@@ -36,6 +40,10 @@
 //   passes whose weights (kConvPassBytes) stay in L1 across the row. Post-ops run on the
 //   last pass while the tile is in registers; the row, still in L1, is then transposed into
 //   the NCHW destination.
+// direct, planar kernel (few input channels): per output row (n, od, oh), the ICg*KD*KH input
+//   rows it reads are copied zero-padded along W into a per-task buffer (taps in the D/H
+//   padding read a shared zero row; unpadded contiguous rows are read in place), and the
+//   kernel writes the OC planar output rows directly (vector lanes along W), post-ops fused.
 // gemm_1x1: the direct kernel on the image flattened to one row of D*H*W pixels: a GEMM of
 //   pixels x input channels by input channels x output channels (falls back to per-row
 //   direct when src or dst planes are not contiguous).
@@ -65,6 +73,7 @@
 #include "medkern/kernels/conv/desc.hpp"
 #include "medkern/kernels/conv/im2col.hpp"
 #include "medkern/kernels/conv/depthwise/registry.hpp"
+#include "medkern/kernels/conv/planar_avx512.hpp"
 #include "medkern/kernels/conv/registry.hpp"
 #include "medkern/kernels/post_ops.hpp"
 #include "medkern/kernels/post_ops_row.hpp"
@@ -99,6 +108,8 @@ inline constexpr std::int64_t kConvSegment = 168;
 #define MEDKERN_CONV_PASS_BYTES (32 * 1024)
 #endif
 inline constexpr std::int64_t kConvPassBytes = MEDKERN_CONV_PASS_BYTES;
+/// Output bytes above which the planar kernel writes with non-temporal stores (4 x L2).
+inline constexpr std::int64_t kStreamBytes = std::int64_t(8) << 20;
 /// Bytes of the per-task im2col buffer (a quarter of a 2 MiB L2).
 inline constexpr std::int64_t kIm2colBytes = 512 * 1024;
 
@@ -145,6 +156,22 @@ inline bool plane_contiguous(const TensorView& t) {
     s *= t.shape[std::size_t(i)];
   }
   return true;
+}
+
+/// Largest scratch (floats) a thread keeps between executes (1 GiB).
+inline constexpr std::int64_t kKeptScratch = std::int64_t(1) << 28;
+
+/// The calling thread's scratch of at least `n` floats, kept between executes: a fresh
+/// multi-MiB buffer per call costs a page fault and a kernel page clear per page (15% of a
+/// 64-channel 256x256 3x3 convolution in a profile). Beyond kKeptScratch, `local` is used.
+inline float* thread_scratch(std::int64_t n, AlignedBuffer<float>& local) {
+  if (n > kKeptScratch) {
+    local.allocate(n);
+    return local.data();
+  }
+  thread_local AlignedBuffer<float> kept;
+  if (kept.size() < n) kept.allocate(n);
+  return kept.data();
 }
 
 /// Byte range [lo, hi) a strided view touches (empty views give lo == hi).
@@ -277,8 +304,12 @@ class ConvF32 {
     for (const TensorView& r : sums) res.push_back(conv_detail::planar_of(r));
     if (algo_ == ConvAlgorithm::im2col_gemm)
       run_im2col(d, src, dst, chain, res);
+    else if (planar_ && chain.sums() > 0)  // residual rows are not addressable in its tiles
+      run_im2col(d, src, dst, chain, res);
     else if (algo_ == ConvAlgorithm::depthwise)
       run_depthwise(d, src, dst, chain, res);
+    else if (planar_)
+      run_planar(d, src, dst, chain);
     else
       run_direct(d, src, dst, chain, res);
   }
@@ -342,6 +373,9 @@ class ConvF32 {
         a = ConvAlgorithm::im2col_gemm;
       else if (row->isa == Isa::ref && gemm_row_->isa != Isa::ref)
         a = ConvAlgorithm::im2col_gemm;
+      else if (row->isa == Isa::avx512 && d_.groups == 1 && icg <= 8 && ocg >= 8 &&
+               d_.stride[2] == 1)
+        a = ConvAlgorithm::direct, planar_ = true;
       else if (double(up(icg)) * double(up(ocg)) > 1.3 * double(icg) * double(ocg))
         a = ConvAlgorithm::im2col_gemm;
       else if (one_by_one)
@@ -364,6 +398,7 @@ class ConvF32 {
     algo_ = a;
     kernel_ = a == ConvAlgorithm::im2col_gemm ? gemm_row_->name
               : a == ConvAlgorithm::depthwise ? dw_row_->name
+              : planar_                       ? kernels::conv::kPlanarAvx512Name
                                               : row->name;
     impl_name_ = std::string(conv_algorithm_name(a)) + ":" + kernel_;
   }
@@ -381,7 +416,7 @@ class ConvF32 {
           }
       return;
     }
-    if (algo_ == ConvAlgorithm::im2col_gemm) {
+    if (algo_ == ConvAlgorithm::im2col_gemm || planar_) {
       wei_.allocate(d_.OC * icg * kv);
       std::memcpy(wei_.data(), w, std::size_t(wei_.size()) * sizeof(float));
       return;
@@ -456,20 +491,23 @@ class ConvF32 {
 
   /// The zero-padded channel-blocked copy of the input (nCdhw16c, padding materialised):
   /// G groups of `icbg` blocks covering `icg` channels each.
-  AlignedBuffer<float> blocked_input(const ConvDesc& d, const conv_detail::Planar& s, i64 G,
-                                     i64 icbg, i64 icg) const {
+  /// The copy lives in the calling thread's kept scratch (conv_detail::thread_scratch), or in
+  /// `local` when it is larger than that.
+  float* blocked_input(const ConvDesc& d, const conv_detail::Planar& s, i64 G, i64 icbg, i64 icg,
+                       AlignedBuffer<float>& local) const {
     const i64 Dp = d.padded(0), Hp = d.padded(1), Wp = d.padded(2);
     const i64 ICB = G * icbg;
     const i64 row_f = Wp * 16, plane_f = Dp * Hp * row_f;
-    AlignedBuffer<float> xb(medkern::detail::checked_mul(
-        medkern::detail::checked_mul(d.N, ICB, op_), plane_f, op_));
+    float* const xb = conv_detail::thread_scratch(
+        medkern::detail::checked_mul(medkern::detail::checked_mul(d.N, ICB, op_), plane_f, op_),
+        local);
     const kernels::conv::DirectRow& row = *direct_row_;
     const i64 rows = d.N * ICB * Dp * Hp;
     const i64 grain = std::max<i64>(1, 16384 / (row_f * 4));
     const i64 pd = d.pad_before[0], ph = d.pad_before[1], pw = d.pad_before[2];
     parallel_for_1d(rows, grain, [&](i64 r0, i64 r1) {
       for (i64 r = r0; r < r1; ++r) {
-        float* out = xb.data() + r * row_f;
+        float* out = xb + r * row_f;
         const i64 hp = r % Hp, dp = (r / Hp) % Dp, cb = (r / (Hp * Dp)) % ICB,
                   n = r / (Hp * Dp * ICB);
         const i64 id = dp - pd, ih = hp - ph;
@@ -519,7 +557,8 @@ class ConvF32 {
     const i64 Dp = d.padded(0), Hp = d.padded(1), Wp = d.padded(2);
     const i64 OD = d.out(0), OH = d.out(1), OW = d.out(2);
     const i64 row_f = Wp * 16, plane_f = Dp * Hp * row_f;
-    AlignedBuffer<float> xb = blocked_input(d, s, 1, CB, C);
+    AlignedBuffer<float> xb_local;
+    float* const xb = blocked_input(d, s, 1, CB, C, xb_local);
     std::vector<i64> taps(static_cast<std::size_t>(kv));
     for (i64 k = 0; k < kv; ++k) {
       const i64 a = k / (d.kernel[1] * d.kernel[2]), b = (k / d.kernel[2]) % d.kernel[1],
@@ -557,7 +596,7 @@ class ConvF32 {
         const i64 cb = r % CB;
         const i64 n = r / CB;
         const i64 ow0 = seg * S, M = std::min(S, OW - ow0);
-        a.src = xb.data() + (n * CB + cb) * plane_f + (od * sd * Hp + oh * sh) * row_f +
+        a.src = xb + (n * CB + cb) * plane_f + (od * sd * Hp + oh * sh) * row_f +
                 ow0 * sw * 16;
         a.wei = wei_.data() + cb * kv * 16;
         a.post = head.shifted(cb * 16);
@@ -594,7 +633,8 @@ class ConvF32 {
     const i64 row_f = Wp * 16, plane_f = Dp * Hp * row_f;
     // 1. Zero-padded blocked copy of the input.
     const kc::DirectRow& row = *direct_row_;
-    AlignedBuffer<float> xb = blocked_input(d, s, G, icb_, icg);
+    AlignedBuffer<float> xb_local;
+    float* const xb = blocked_input(d, s, G, icb_, icg, xb_local);
     // 2. Offsets of the batch elements (icb, kd, kh, kw) from a pixel's first tap.
     std::vector<i64> a_off(static_cast<std::size_t>(batch_));
     for (i64 b = 0; b < batch_; ++b) {
@@ -639,7 +679,7 @@ class ConvF32 {
         const i64 n = r / G;
         const Group& gr = grp_[std::size_t(j)];
         const i64 ow0 = seg * S, M = std::min(S, OW - ow0);
-        a.src = xb.data() + (n * ICB + g * icb_) * plane_f + (od * sd * Hp + oh * sh) * row_f +
+        a.src = xb + (n * ICB + g * icb_) * plane_f + (od * sd * Hp + oh * sh) * row_f +
                 ow0 * sw * 16;
         a.wei = wei_.data() + g * per_group + gr.offset;
         a.nv = gr.nv;
@@ -659,6 +699,92 @@ class ConvF32 {
           store_rows(tmp + v * M * 16, nc, M, o, n, oc0, od, oh, ow0, tail, res);
         }
       }
+    });
+  }
+
+  /// The planar kernel: one task per output row (n, od, oh); see the file comment.
+  void run_planar(const ConvDesc& d, const TensorView& src, const TensorView& dst,
+                  const PostOps& chain) const {
+    const conv_detail::Planar s = conv_detail::planar_of(src), o = conv_detail::planar_of(dst);
+    const i64 IC = d.IC, KD = d.kernel[0], KH = d.kernel[1], KW = d.kernel[2];
+    const i64 OD = d.out(0), OH = d.out(1), OW = d.out(2), OC = d.OC;
+    const i64 W = d.in[2], pw = d.pad_before[2], Wp = d.padded(2);
+    const i64 R = IC * KD * KH;
+    // Rows read in place need W contiguous floats and no W padding; others are copied.
+    const bool in_place = s.w == 4 && pw == 0 && d.pad_after[2] == 0;
+    const bool direct_out = o.w == 4;
+    std::vector<float> zero(std::size_t(Wp), 0.f);
+    // Per-channel post-op data as 16 equal lanes per channel.
+    std::vector<std::vector<float>> pdata;
+    PostOps post = chain;
+    for (int i = 0; i < post.count; ++i) {
+      auto& op = post.ops[std::size_t(i)];
+      if (op.data == nullptr) continue;
+      std::vector<float> v(std::size_t(OC * 16));
+      for (i64 c = 0; c < OC; ++c)
+        std::fill_n(v.begin() + c * 16, 16, op.data[c]);
+      pdata.push_back(std::move(v));
+      op.data = pdata.back().data();
+    }
+    const i64 items = d.N * OD * OH;
+    const i64 grain = std::max<i64>(1, 65536 / std::max<i64>(1, OC * OW * 4));
+    parallel_for_1d(items, grain, [&](i64 t0, i64 t1) {
+      std::vector<const float*> rows(static_cast<std::size_t>(R));
+      AlignedBuffer<float> buf((in_place ? 0 : R * Wp) + (direct_out ? 0 : OC * OW));
+      float* rowbuf = buf.data();
+      float* tmp = buf.data() + (in_place ? 0 : R * Wp);
+      kernels::conv::PlanarArgs a;
+      a.rows = rows.data();
+      a.R = R;
+      a.KW = int(KW);
+      a.dil_w = d.dilation[2];
+      a.wei = wei_.data();
+      a.OC = OC;
+      a.OW = OW;
+      a.post = post;
+      // Outputs beyond the L2 size bypass the caches (the next layer reads them from memory
+      // anyway); smaller ones stay cached for it.
+      a.stream = direct_out && d.N * OC * OD * OH * OW * 4 > kStreamBytes;
+      for (i64 t = t0; t < t1; ++t) {
+        const i64 oh = t % OH, od = (t / OH) % OD, n = t / (OH * OD);
+        for (i64 ic = 0, r = 0; ic < IC; ++ic)
+          for (i64 kd = 0; kd < KD; ++kd)
+            for (i64 kh = 0; kh < KH; ++kh, ++r) {
+              const i64 id = od * d.stride[0] - d.pad_before[0] + kd * d.dilation[0];
+              const i64 ih = oh * d.stride[1] - d.pad_before[1] + kh * d.dilation[1];
+              if (id < 0 || id >= d.in[0] || ih < 0 || ih >= d.in[1]) {
+                rows[std::size_t(r)] = zero.data();
+                continue;
+              }
+              const char* in = s.base + n * s.n + ic * s.c + id * s.d + ih * s.h;
+              if (in_place) {
+                rows[std::size_t(r)] = reinterpret_cast<const float*>(in);
+                continue;
+              }
+              float* out = rowbuf + r * Wp;
+              std::fill_n(out, pw, 0.f);
+              if (s.w == 4)
+                std::memcpy(out + pw, in, std::size_t(W) * sizeof(float));
+              else
+                for (i64 w = 0; w < W; ++w) std::memcpy(out + pw + w, in + w * s.w, sizeof(float));
+              std::fill_n(out + pw + W, Wp - pw - W, 0.f);
+              rows[std::size_t(r)] = out;
+            }
+        char* out = o.base + n * o.n + od * o.d + oh * o.h;
+        if (direct_out) {
+          a.dst = reinterpret_cast<float*>(out);
+          a.dst_oc = o.c / 4;
+        } else {
+          a.dst = tmp;
+          a.dst_oc = OW;
+        }
+        kernels::conv::planar_row_avx512(a);
+        if (!direct_out)
+          for (i64 c = 0; c < OC; ++c)
+            for (i64 w = 0; w < OW; ++w)
+              std::memcpy(out + c * o.c + w * o.w, tmp + c * OW + w, sizeof(float));
+      }
+      if (a.stream) kernels::conv::planar_fence_avx512();
     });
   }
 
@@ -738,6 +864,7 @@ class ConvF32 {
   const kernels::PostRowRow* post_row_ = nullptr;
   const kernels::conv::depthwise::DwRow* dw_row_ = nullptr;
   const char* kernel_ = "";
+  bool planar_ = false;  ///< direct with the planar few-input-channel kernel
   std::string impl_name_;
   std::vector<float> bias_;
   AlignedBuffer<float> wei_;

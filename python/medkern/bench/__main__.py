@@ -1,5 +1,7 @@
-"""``python -m medkern.bench gemm [--dtypes f32,bf16,u8s8] [--quick] [--json FILE]``,
-``python -m medkern.bench ml ...``, ``python -m medkern.bench models [--quick]``."""
+"""``python -m medkern.bench SUBCOMMAND``: gemm, conv, dataflow, models, ml, gbdt, radiomics.
+
+``gemm [--dtypes f32,bf16,u8s8] [--quick] [--json FILE]``, ``conv [--sets unet2d,...] [--quick]
+[--json FILE]``, ``dataflow [--quick]``, ``models [--quick]``, ``ml``, ``gbdt [--quick]``."""
 
 from __future__ import annotations
 
@@ -40,12 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("ml", help="LassoCV, Lasso path and PCA vs scikit-learn", add_help=False)
     sub.add_parser("dataflow", help="concat, pooling, resampling, softmax vs torch and memcpy",
                    add_help=False)
-
     sub.add_parser("models", help="U-Net, V-Net-style, ResNet, M-CNN end to end vs PyTorch, "
                    "TorchScript, OpenVINO", add_help=False)
-
     sub.add_parser("gbdt", help="gradient boosting vs LightGBM and scikit-learn", add_help=False)
+    sub.add_parser("conv", help="convolution layer sets vs oneDNN and torch", add_help=False)
     args, rest = parser.parse_known_args(argv)
+    if args.which == "conv":
+        _ensure_onednn_loader_path()
+        from . import conv
+
+        return conv.main(rest)
     if args.which == "ml":
         from . import ml
 
@@ -54,12 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import dataflow
 
         return dataflow.main(rest)
-
     if args.which == "models":
         from . import models
 
         return models.main(rest)
-
     if args.which == "gbdt":
         from . import gbdt
 

@@ -184,3 +184,90 @@ class Matmul:
     def result(self) -> np.ndarray:
         M, _, N = self.shape
         return self.dst.read((M, N), self._dst_dtype)
+
+
+_PROP_FORWARD_INFERENCE = 96
+_CONV_AUTO = 3
+_TAG_ANY = 1
+_TAG_PLAIN = {4: 5, 5: 6}  # abcd (nchw / oihw), abcde (ncdhw / oidhw)
+_QUERY_SRC_MD, _QUERY_WEIGHTS_MD, _QUERY_DST_MD = 129, 131, 133
+
+
+def _md_tag(shape, tag: int):
+    lib = load()
+    md = ctypes.c_void_p()
+    dims = (ctypes.c_int64 * 12)(*shape)
+    _check(lib.dnnl_memory_desc_create_with_tag(ctypes.byref(md), len(shape), dims, 3, tag),
+           "memory_desc_create")
+    return md
+
+
+def _reorder(src: _Memory, src_md, dst: _Memory, dst_md) -> None:
+    lib = load()
+    eng = _Engine.get()
+    pd, prim = ctypes.c_void_p(), ctypes.c_void_p()
+    _check(lib.dnnl_reorder_primitive_desc_create(ctypes.byref(pd), src_md, eng.engine, dst_md,
+                                                  eng.engine, None), "reorder_primitive_desc")
+    _check(lib.dnnl_primitive_create(ctypes.byref(prim), pd), "reorder primitive_create")
+    args = (_ExecArg * 2)(_ExecArg(_ARG_SRC, src.mem), _ExecArg(_ARG_DST, dst.mem))
+    _check(lib.dnnl_primitive_execute(prim, eng.stream, 2, args), "reorder execute")
+    _check(lib.dnnl_stream_wait(eng.stream), "stream_wait")
+    lib.dnnl_primitive_destroy(prim)
+    lib.dnnl_primitive_desc_destroy(pd)
+
+
+class Convolution:
+    """oneDNN f32 forward-inference convolution, algorithm ``auto``, no bias, on the layouts
+    oneDNN chooses (format tag ``any``: nChw16c-style blocked on AVX-512).
+
+    ``set_inputs`` reorders plain NC[D]HW input and OI[D]HW weights into those layouts once
+    (outside ``run``, as weight packing is for medkern); ``run`` executes the convolution
+    only; ``result`` reorders the output back to plain NC[D]HW.
+    """
+
+    def __init__(self, src_shape, wei_shape, dst_shape, stride, pad_before, pad_after,
+                 dilation=None):
+        lib = load()
+        lib.dnnl_primitive_desc_query_md.restype = ctypes.c_void_p
+        lib.dnnl_memory_desc_get_size.restype = ctypes.c_size_t
+        eng = _Engine.get()
+        self._eng = eng
+        nd = len(src_shape)
+        ns = nd - 2
+        self.dst_shape = tuple(dst_shape)
+        any_mds = [_md_tag(s, _TAG_ANY) for s in (src_shape, wei_shape, dst_shape)]
+        self.user_mds = [_md_tag(s, _TAG_PLAIN[nd]) for s in (src_shape, wei_shape, dst_shape)]
+        dims = lambda v: (ctypes.c_int64 * 12)(*v)  # noqa: E731
+        dil = [d - 1 for d in (dilation or [1] * ns)]  # oneDNN counts dilation from 0
+        self._pd = ctypes.c_void_p()
+        _check(lib.dnnl_convolution_forward_primitive_desc_create(
+            ctypes.byref(self._pd), eng.engine, _PROP_FORWARD_INFERENCE, _CONV_AUTO,
+            any_mds[0], any_mds[1], None, any_mds[2], dims(stride), dims(dil),
+            dims(pad_before), dims(pad_after), None), "convolution_primitive_desc_create")
+        impl = ctypes.c_char_p()
+        lib.dnnl_primitive_desc_query(self._pd, _QUERY_IMPL_INFO_STR, 0, ctypes.byref(impl))
+        self.impl = (impl.value or b"?").decode()
+        self._prim = ctypes.c_void_p()
+        _check(lib.dnnl_primitive_create(ctypes.byref(self._prim), self._pd), "primitive_create")
+        self.mds = [ctypes.c_void_p(lib.dnnl_primitive_desc_query_md(self._pd, q, 0))
+                    for q in (_QUERY_SRC_MD, _QUERY_WEIGHTS_MD, _QUERY_DST_MD)]
+        self.mem = [_Memory(md, eng.engine, lib.dnnl_memory_desc_get_size(md)) for md in self.mds]
+        self.user = [_Memory(md, eng.engine, lib.dnnl_memory_desc_get_size(md))
+                     for md in self.user_mds]
+        self._args = (_ExecArg * 3)(_ExecArg(_ARG_SRC, self.mem[0].mem),
+                                    _ExecArg(_ARG_WEIGHTS, self.mem[1].mem),
+                                    _ExecArg(_ARG_DST, self.mem[2].mem))
+
+    def set_inputs(self, x: np.ndarray, w: np.ndarray) -> None:
+        for i, arr in ((0, x), (1, w)):
+            self.user[i].write(np.ascontiguousarray(arr, np.float32))
+            _reorder(self.user[i], self.user_mds[i], self.mem[i], self.mds[i])
+
+    def run(self) -> None:
+        lib = load()
+        _check(lib.dnnl_primitive_execute(self._prim, self._eng.stream, 3, self._args), "execute")
+        _check(lib.dnnl_stream_wait(self._eng.stream), "stream_wait")
+
+    def result(self) -> np.ndarray:
+        _reorder(self.mem[2], self.mds[2], self.user[2], self.user_mds[2])
+        return self.user[2].read(self.dst_shape, np.float32)

@@ -407,12 +407,99 @@ TEST_CASE("conv heuristic picks the documented algorithm") {
   CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == (avx2 ? "im2col_gemm" : "gemm_1x1"));
   d.IC = 3;
   d.kernel = {1, 3, 3};
+  // Few input channels: the planar direct kernel on AVX-512, im2col + BRGEMM otherwise.
+  const bool planar = active_isa() >= Isa::avx512;
+  const ops::ConvF32 first(d, w.data());
+  CHECK(std::string(first.algorithm()) == (planar ? "direct" : "im2col_gemm"));
+  if (planar) CHECK(std::string(first.kernel()) == kernels::conv::kPlanarAvx512Name);
+  d.OC = 2;  // a 2-channel head on 3 inputs: the padding waste rule
   CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == "im2col_gemm");
+  d.OC = 64;
   d.IC = 64;
   d.groups = 64;
   CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == "depthwise");
   d.OC = 128;  // channel multiplier 2: not the depthwise kernel
   CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == "im2col_gemm");
+}
+
+TEST_CASE("conv planar kernel (few input channels) through dispatch: 2-D and 3-D") {
+  // ICg <= 8 with OCg >= 8 takes the planar kernel under AVX-512 (im2col otherwise; both are
+  // checked against the reference). Output-channel tails of the 12-channel tiles, row tails
+  // of the 32-pixel tiles, W padding (copied rows) and none (rows read in place).
+  ConvTester().ic(1).oc(32).in(1, 9, 37).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1}).bias()
+      .eltwise(Eltwise::relu).test();
+  ConvTester().ic(3).oc(13).in(1, 6, 16).k(1, 3, 3).test();
+  ConvTester().n(2).ic(3).oc(25).in(1, 11, 50).k(1, 7, 5).stride(1, 2, 1)
+      .pad({0, 3, 2}, {0, 1, 0}).batch_norm().eltwise(Eltwise::leaky_relu, 0.1f)
+      .dst_slice(5, 2).test();
+  ConvTester().ic(2).oc(8).in(1, 7, 33).k(1, 3, 3).dilation(1, 2, 2).pad({0, 2, 2}, {0, 2, 2})
+      .test();
+  ConvTester().spatial(3).ic(1).oc(16).in(5, 6, 19).k(3, 3, 3).pad({1, 1, 1}, {1, 1, 1})
+      .bias().test();
+  ConvTester().spatial(3).ic(4).oc(12).in(4, 5, 9).k(2, 3, 5).stride(2, 1, 1)
+      .pad({0, 2, 1}, {1, 0, 3}).eltwise(Eltwise::clip, -0.5f, 0.75f).test();
+  // Strided views (non-unit W strides): copied rows in, a per-task row buffer out.
+  ConvDesc d;
+  d.IC = 2;
+  d.OC = 9;
+  d.kernel = {1, 3, 3};
+  d.pad_before = d.pad_after = {0, 1, 1};
+  std::vector<float> x(2 * 5 * 14, 0.f), w(9 * 2 * 9), y(9 * 5 * 7 * 2, kSentinel);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (auto& v : x) v = u(rng);
+  for (auto& v : w) v = u(rng);
+  TensorView src = TensorView::contiguous(x.data(), DType::f32, {1, 2, 5, 7});
+  src.strides[3] = 8;  // every other float of rows 14 floats long
+  src.strides[2] = 14 * 4;
+  src.strides[1] = 5 * 14 * 4;
+  src.strides[0] = 2 * 5 * 14 * 4;
+  TensorView dst = TensorView::contiguous(y.data(), DType::f32, {1, 9, 5, 7});
+  dst.strides[3] = 8;
+  dst.strides[2] = 14 * 4;
+  dst.strides[1] = 5 * 14 * 4;
+  dst.strides[0] = 9 * 5 * 14 * 4;
+  ops::ConvF32(d, w.data()).execute(src, dst);
+  std::vector<float> xc(2 * 5 * 7), ref(9 * 5 * 7);
+  for (std::size_t i = 0; i < xc.size(); ++i) xc[i] = x[2 * i];
+  ConvDesc full = d;
+  full.in = {1, 5, 7};
+  kernels::conv::conv_fwd_ref(full, xc.data(), w.data(), ref.data());
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    CHECK(y[2 * i] == doctest::Approx(ref[i]).epsilon(1e-5));
+    CHECK(y[2 * i + 1] == kSentinel);
+  }
+}
+
+TEST_CASE("conv planar kernel streams outputs larger than ops::kStreamBytes") {
+  ConvDesc d;
+  d.IC = 1;
+  d.OC = 16;
+  d.kernel = {1, 3, 3};
+  d.pad_before = d.pad_after = {0, 1, 1};
+  d.in = {1, 360, 368};  // 16 x 360 x 368 floats: above the threshold, rows 64-byte aligned
+  const i64 out_n = 16 * 360 * 368;
+  REQUIRE(out_n * 4 > ops::kStreamBytes);
+  AlignedBuffer<float> x(360 * 368), y(out_n);
+  std::vector<float> w(16 * 9), b(16), ref(static_cast<std::size_t>(out_n));
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (i64 i = 0; i < x.size(); ++i) x[i] = u(rng);
+  for (auto& v : w) v = u(rng);
+  for (auto& v : b) v = u(rng);
+  ops::ConvF32 conv(d, w.data(), b.data());
+  conv.execute(TensorView::contiguous(x.data(), DType::f32, {1, 1, 360, 368}),
+               TensorView::contiguous(y.data(), DType::f32, {1, 16, 360, 368}),
+               PostOps().eltwise(Eltwise::relu));
+  PostOps full;
+  full.bias(b.data()).eltwise(Eltwise::relu);
+  kernels::conv::conv_fwd_ref(d, x.data(), w.data(), ref.data(), full);
+  i64 bad = -1;
+  for (i64 i = 0; i < out_n && bad < 0; ++i)
+    if (!(std::abs(y[i] - ref[std::size_t(i)]) <= 1e-5f * (1.f + std::abs(ref[std::size_t(i)]))))
+      bad = i;
+  INFO("kernel=", conv.kernel(), " first_bad=", bad);
+  CHECK(bad < 0);
 }
 
 TEST_CASE("conv results do not depend on the thread count") {
