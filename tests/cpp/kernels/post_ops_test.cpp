@@ -64,7 +64,10 @@ TEST_CASE("row post-ops: every ISA variant matches the reference eltwise to ~1e-
         if (!(err <= worst)) worst = err, at = xs[i];
       }
       INFO("worst relative error ", worst, " at x = ", at);
-      CHECK(worst < 1.5e-6);
+      // The GELU tails are ill-conditioned (relative condition number ~x^2 ~ 30 at x = -5.5):
+      // the float rounding of x^2 or x^3 alone moves them by ~2e-6, in torch's float too.
+      const bool gelu = a == Eltwise::gelu_erf || a == Eltwise::gelu_tanh;
+      CHECK(worst < (gelu ? 4e-6 : 1.5e-6));
     }
   }
 }
