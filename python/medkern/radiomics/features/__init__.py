@@ -1,18 +1,17 @@
 """Feature classes: name (as in pyradiomics feature keys) -> module with NAME, FEATURES,
-DEFAULT_ENABLED and compute(ClassInput, features)."""
+DEFAULT_ENABLED and compute(ClassInput, features), in pyradiomics' order."""
 
-from . import glcm, gldm, glrlm, glszm, ngtdm, shape, shape2d
+from . import firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape, shape2d
 
-# pyradiomics' class order (its feature-class modules, alphabetically); firstorder joins them
-# from its own module.
 CLASSES = {
-    "glcm": glcm,
-    "gldm": gldm,
-    "glrlm": glrlm,
-    "glszm": glszm,
-    "ngtdm": ngtdm,
+    "firstorder": firstorder,
     "shape": shape,
     "shape2D": shape2d,
+    "glcm": glcm,
+    "glrlm": glrlm,
+    "glszm": glszm,
+    "gldm": gldm,
+    "ngtdm": ngtdm,
 }
 
 __all__ = ["CLASSES"]

@@ -1,0 +1,146 @@
+"""Batch extraction over many cases, on threads, processes or any executor-like object.
+
+Each case runs :meth:`FeatureExtractor.execute` on its own; an exception becomes the case's
+``error`` entry and the batch goes on. ``executor`` may be any ``concurrent.futures.Executor``
+or an object with the same ``submit`` (a ``dask.distributed.Client``): the extractor and the
+case travel to the worker, so a process or cluster worker needs only medkern installed and
+the case's arrays or file paths.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import traceback
+from typing import Any, Iterable
+
+import numpy as np
+
+OP = "medkern.radiomics.extract_many"
+
+
+def _normalize_case(case, index):
+    """(id, image, mask, kwargs) from a pair, a triple with label, or a dict."""
+    if isinstance(case, dict):
+        unknown = set(case) - {"id", "image", "mask", "label", "spacing", "origin"}
+        if unknown:
+            raise ValueError(f"{OP}: case {index}: unknown key(s) {sorted(unknown)}")
+        if "image" not in case or "mask" not in case:
+            raise ValueError(f"{OP}: case {index}: a dict case needs 'image' and 'mask'")
+        kw = {k: case[k] for k in ("label", "spacing", "origin") if case.get(k) is not None}
+        return case.get("id", index), case["image"], case["mask"], kw
+    if isinstance(case, (tuple, list)) and len(case) in (2, 3):
+        kw = {"label": case[2]} if len(case) == 3 and case[2] is not None else {}
+        return index, case[0], case[1], kw
+    raise ValueError(f"{OP}: case {index} must be an (image, mask) pair, an (image, mask, "
+                     "label) triple or a dict with 'image' and 'mask'")
+
+
+def _run_case(extractor, image, mask, kw):
+    """Worker body: never raises, so a failure stays in its own row."""
+    try:
+        return extractor.execute(image, mask, **kw), None
+    except Exception as e:  # noqa: BLE001 - the batch records any failure per case
+        msg = f"{type(e).__name__}: {e}"
+        if not isinstance(e, (ValueError, TypeError)):
+            msg += "\n" + traceback.format_exc(limit=3)
+        return None, msg
+
+
+def _as_completed(futures, executor):
+    if all(isinstance(f, cf.Future) for f in futures):
+        return cf.as_completed(futures)
+    mod = type(executor).__module__ if executor is not None else ""
+    if mod.startswith("distributed"):
+        from distributed import as_completed
+
+        return as_completed(futures)
+    return iter(futures)
+
+
+def extract_many(cases: Iterable[Any], extractor=None, n_jobs=None, executor=None,
+                 progress=True):
+    """Features of many cases as a pandas DataFrame, one row per case in input order.
+
+    Parameters
+    ----------
+    cases : iterable
+        ``(image, mask)`` pairs, ``(image, mask, label)`` triples, or dicts with ``image``,
+        ``mask`` and optional ``id``, ``label``, ``spacing``, ``origin``. Images and masks are
+        SimpleITK images, file paths (see :func:`load`) or numpy arrays (with spacing).
+    extractor : FeatureExtractor, optional
+        Default: ``FeatureExtractor()``.
+    n_jobs : int, optional
+        Worker threads when no executor is given (None or 1: run in this thread; -1: one per
+        CPU).
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Runs the cases instead (``n_jobs`` is then ignored).
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    DataFrame indexed by case id with an ``error`` column (None on success, the error message
+    otherwise; the feature columns of a failed case are NaN) followed by the feature columns.
+    """
+    import pandas as pd
+
+    from .extractor import FeatureExtractor
+
+    if extractor is None:
+        extractor = FeatureExtractor()
+    if n_jobs is not None and (not isinstance(n_jobs, (int, np.integer)) or isinstance(
+            n_jobs, bool) or n_jobs == 0 or n_jobs < -1):
+        raise ValueError(f"{OP}: n_jobs={n_jobs!r} must be None, -1 or a positive integer")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"{OP}: executor must have a submit() method "
+                        f"(concurrent.futures.Executor or dask.distributed.Client)")
+    items = [_normalize_case(c, i) for i, c in enumerate(cases)]
+    ids = [it[0] for it in items]
+    if len(set(map(repr, ids))) != len(ids):
+        raise ValueError(f"{OP}: case ids must be unique")
+    results: list = [None] * len(items)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(items), desc="radiomics", unit="case")
+    own = None
+    try:
+        workers = None if n_jobs in (None, 1) else (os.cpu_count() or 1) if n_jobs == -1 \
+            else int(n_jobs)
+        if executor is None and workers is not None and workers > 1:
+            own = executor = cf.ThreadPoolExecutor(max_workers=workers)
+        if executor is None:
+            for i, (_, img, msk, kw) in enumerate(items):
+                results[i] = _run_case(extractor, img, msk, kw)
+                if bar is not None:
+                    bar.update(1)
+        else:
+            futures = [executor.submit(_run_case, extractor, img, msk, kw)
+                       for (_, img, msk, kw) in items]
+            position = {id(f): i for i, f in enumerate(futures)}
+            for f in _as_completed(futures, executor):
+                results[position[id(f)]] = f.result()
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if own is not None:
+            own.shutdown(wait=True)
+        if bar is not None:
+            bar.close()
+
+    columns: dict[str, None] = {}
+    for feats, _ in results:
+        if feats:
+            for k in feats:
+                columns.setdefault(k, None)
+    rows = []
+    for feats, err in results:
+        row = {"error": err}
+        if feats:
+            row.update(feats)
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=["error", *columns], index=pd.Index(ids, name="case"))
+    return df
