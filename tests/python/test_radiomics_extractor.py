@@ -157,3 +157,30 @@ def test_bad_input_errors():
         ex.execute(arr, sitk.GetArrayFromImage(msk), spacing=img.GetSpacing())
     with pytest.raises(ValueError):
         FeatureExtractor(binWidth=8, minimumROISize=10_000).execute(img, msk)
+
+
+def test_select_and_model_finds_the_informative_features(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("matplotlib")
+    from medkern.radiomics import select_and_model
+
+    rng = np.random.default_rng(11)
+    n = 120
+    X = rng.standard_normal((n, 30))
+    X[:, 5] = 7.0                                        # constant
+    X[:, 6] = X[:, 0] * 2.0 + 1e-3 * rng.standard_normal(n)  # duplicate of feature 0
+    logit = 2.5 * X[:, 0] - 2.0 * X[:, 3]
+    y = (logit + 0.5 * rng.standard_normal(n) > 0).astype(int)
+    table = pd.DataFrame(X, columns=[f"original_f{i}" for i in range(30)])
+    res = select_and_model(table, y, cv=4, figures_dir=tmp_path)
+    assert "original_f5" in res.dropped_constant
+    assert "original_f6" in res.dropped_correlated or "original_f0" in res.dropped_correlated
+    assert "original_f3" in res.selected
+    assert res.auc > 0.85
+    assert len(res.fold_aucs) == 4
+    for name in ("lasso_path", "coefficients", "roc"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="two classes"):
+        select_and_model(table, np.zeros(n))
+    with pytest.raises(ValueError):
+        select_and_model(table, y[:10])
