@@ -189,30 +189,38 @@ class ElasticNet(RegressorMixin, BaseEstimator):
         _check_common(self, op)
         check_bool(op, "warm_start", self.warm_start)
         X, y = _validate_xy(self, X, y)
+        offsets = None
         if sample_weight is not None:
-            return self._fit_weighted(op, X, y, sample_weight)
+            X, y, offsets = self._weighted_problem(op, X, y, sample_weight)
         coef_init = None
         if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (X.shape[1],):
             coef_init = np.ascontiguousarray(self.coef_, dtype=X.dtype)
         with threads(self.n_threads, op):
             res = _core.ml_enet_path(
-                X, y, [float(self.alpha)], 1, 1e-3, float(self._l1()), bool(self.fit_intercept),
+                X, y, [float(self.alpha)], 1, 1e-3, float(self._l1()),
+                bool(self.fit_intercept) and offsets is None,
                 _precompute_code(op, self.precompute), int(self.max_iter), float(self.tol),
                 bool(self.positive), self.selection == "random", _seed(self), coef_init)
         _warn_convergence(op, res, self.tol)
         self.coef_ = np.ascontiguousarray(res["coefs"][0])
-        self.intercept_ = float(res["intercepts"][0]) if self.fit_intercept else 0.0
+        if not self.fit_intercept:
+            self.intercept_ = 0.0
+        elif offsets is None:
+            self.intercept_ = float(res["intercepts"][0])
+        else:
+            x_off, y_off = offsets
+            self.intercept_ = y_off - float(x_off @ self.coef_.astype(np.float64))
         if X.dtype == np.float32:
             self.intercept_ = np.float32(self.intercept_)
         self.dual_gap_ = float(res["dual_gaps"][0])
         self.n_iter_ = int(res["n_iters"][0])
         return self
 
-    def _fit_weighted(self, op, X, y, sample_weight):
-        """scikit-learn's weighted objective (1 / (2 sum w)) sum_i w_i (y_i - x_i b - b0)^2 + penalty.
-
-        As scikit-learn does: weights rescaled to sum to n_samples, X and y centred by their
-        weighted means, rows scaled by sqrt(w), then the unweighted solver without intercept.
+    def _weighted_problem(self, op, X, y, sample_weight):
+        """The unweighted problem equal to scikit-learn's weighted objective
+        (1 / (2 sum w)) sum_i w_i (y_i - x_i b - b0)^2 + penalty, as scikit-learn builds it:
+        weights rescaled to sum to n_samples, X and y centred by their weighted means (the
+        offsets, returned for the intercept), rows scaled by sqrt(w); solved without intercept.
         """
         w = np.asarray(sample_weight, dtype=np.float64)
         if w.ndim == 0:
@@ -224,30 +232,14 @@ class ElasticNet(RegressorMixin, BaseEstimator):
             raise ValueError(f"{op}: sample_weight must be finite, non-negative and not all zero")
         w = w * (X.shape[0] / w.sum())
         if self.fit_intercept:
-            x_off = np.average(X, axis=0, weights=w).astype(X.dtype)
+            x_off = np.average(X, axis=0, weights=w)
             y_off = float(np.average(y, weights=w))
         else:
-            x_off, y_off = np.zeros(X.shape[1], X.dtype), 0.0
-        sq = np.sqrt(w).astype(X.dtype)
-        Xw = np.ascontiguousarray((X - x_off) * sq[:, None])
-        yw = np.ascontiguousarray((y - y_off) * sq).astype(y.dtype)
-        coef_init = None
-        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (X.shape[1],):
-            coef_init = np.ascontiguousarray(self.coef_, dtype=X.dtype)
-        with threads(self.n_threads, op):
-            res = _core.ml_enet_path(
-                Xw, yw, [float(self.alpha)], 1, 1e-3, float(self._l1()), False,
-                _precompute_code(op, self.precompute), int(self.max_iter), float(self.tol),
-                bool(self.positive), self.selection == "random", _seed(self), coef_init)
-        _warn_convergence(op, res, self.tol)
-        self.coef_ = np.ascontiguousarray(res["coefs"][0])
-        intercept = y_off - float(x_off.astype(np.float64) @ self.coef_.astype(np.float64))
-        self.intercept_ = intercept if self.fit_intercept else 0.0
-        if X.dtype == np.float32:
-            self.intercept_ = np.float32(self.intercept_)
-        self.dual_gap_ = float(res["dual_gaps"][0])
-        self.n_iter_ = int(res["n_iters"][0])
-        return self
+            x_off, y_off = np.zeros(X.shape[1]), 0.0
+        sq = np.sqrt(w)
+        Xw = np.ascontiguousarray((X - x_off) * sq[:, None], dtype=X.dtype)
+        yw = np.ascontiguousarray((y - y_off) * sq, dtype=y.dtype)
+        return Xw, yw, (x_off, y_off)
 
     def predict(self, X):
         """Linear prediction ``X @ coef_ + intercept_``."""
