@@ -122,9 +122,9 @@ struct PostOps {
 /// Scalar eltwise, the reference semantics (std:: functions in double where it is cheap).
 inline float eltwise_ref(Eltwise alg, float x, float alpha, float beta) noexcept {
   switch (alg) {
-    case Eltwise::relu: return x > 0.f ? x : 0.f;
+    case Eltwise::relu: return (x > 0.f || x != x) ? x : 0.f;  // NaN propagates, as in torch
     case Eltwise::leaky_relu: return x >= 0.f ? x : alpha * x;
-    case Eltwise::clip: return std::fmin(std::fmax(x, alpha), beta);
+    case Eltwise::clip: return x != x ? x : std::fmin(std::fmax(x, alpha), beta);
     case Eltwise::linear: return alpha * x + beta;
     case Eltwise::elu: return x > 0.f ? x : float(double(alpha) * std::expm1(double(x)));
     case Eltwise::sigmoid: return float(1.0 / (1.0 + std::exp(-double(x))));

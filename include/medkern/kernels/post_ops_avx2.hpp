@@ -33,13 +33,13 @@ __attribute__((noinline)) inline __m256 eltwise_transcendental(__m256 v, const P
 MEDKERN_ALWAYS_INLINE __m256 eltwise(__m256 v, const PostOp& op) {
   const __m256 z = _mm256_setzero_ps();
   switch (op.alg) {
-    case Eltwise::relu: return _mm256_max_ps(v, z);
+    case Eltwise::relu: return _mm256_max_ps(z, v);  // max/min return the 2nd operand on NaN: keeps NaN
     case Eltwise::leaky_relu: {
       const __m256 neg = _mm256_cmp_ps(v, z, _CMP_LT_OQ);
       return _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(op.alpha)), neg);
     }
     case Eltwise::clip:
-      return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(op.alpha)), _mm256_set1_ps(op.beta));
+      return _mm256_min_ps(_mm256_set1_ps(op.beta), _mm256_max_ps(_mm256_set1_ps(op.alpha), v));
     case Eltwise::linear:
       return _mm256_fmadd_ps(v, _mm256_set1_ps(op.alpha), _mm256_set1_ps(op.beta));
     case Eltwise::elu:

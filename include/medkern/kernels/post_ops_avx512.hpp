@@ -33,13 +33,13 @@ __attribute__((noinline)) inline __m512 eltwise_transcendental(__m512 v, const P
 MEDKERN_ALWAYS_INLINE __m512 eltwise(__m512 v, const PostOp& op) {
   const __m512 z = _mm512_setzero_ps();
   switch (op.alg) {
-    case Eltwise::relu: return _mm512_max_ps(v, z);
+    case Eltwise::relu: return _mm512_max_ps(z, v);  // max/min return the 2nd operand on NaN: keeps NaN
     case Eltwise::leaky_relu: {
       const __mmask16 neg = _mm512_cmp_ps_mask(v, z, _CMP_LT_OQ);
       return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(op.alpha));
     }
     case Eltwise::clip:
-      return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(op.alpha)), _mm512_set1_ps(op.beta));
+      return _mm512_min_ps(_mm512_set1_ps(op.beta), _mm512_max_ps(_mm512_set1_ps(op.alpha), v));
     case Eltwise::linear:
       return _mm512_fmadd_ps(v, _mm512_set1_ps(op.alpha), _mm512_set1_ps(op.beta));
     case Eltwise::elu:

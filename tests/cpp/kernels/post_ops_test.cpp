@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -68,6 +69,31 @@ TEST_CASE("row post-ops: every ISA variant matches the reference eltwise to ~1e-
       // the float rounding of x^2 or x^3 alone moves them by ~2e-6, in torch's float too.
       const bool gelu = a == Eltwise::gelu_erf || a == Eltwise::gelu_tanh;
       CHECK(worst < (gelu ? 4e-6 : 1.5e-6));
+    }
+  }
+}
+
+TEST_CASE("row post-ops: NaN propagates through every eltwise, as torch does") {
+  // A vector max/min against a constant returns the constant for NaN unless the operand
+  // order puts x second; relu, clip and hardswish must keep NaN like the reference.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const auto& row : kernels::kPostRowRegistry) {
+    if (!cpu_info().supports(row.isa)) continue;
+    const std::string rname = row.name;
+    CAPTURE(rname);
+    for (Eltwise a : kAll) {
+      const std::string aname = kernels::eltwise_name(a);
+      CAPTURE(aname);
+      CHECK(std::isnan(kernels::eltwise_ref(a, nan, 0.f, 6.f)));
+      PostOps p;
+      p.eltwise(a, 0.f, 6.f);
+      std::vector<float> v(37, 1.f);  // full vectors and a masked tail
+      v[0] = v[16] = v[36] = nan;
+      row.run(p, 0, v.data(), std::int64_t(v.size()));
+      CHECK(std::isnan(v[0]));
+      CHECK(std::isnan(v[16]));
+      CHECK(std::isnan(v[36]));
+      CHECK(!std::isnan(v[1]));
     }
   }
 }
