@@ -29,7 +29,8 @@ struct ExpParts {
 };
 
 MEDKERN_ALWAYS_INLINE ExpParts exp_parts(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  // Clamps put x second in max/min, which return their second operand for NaN: NaN stays NaN.
+  x = _mm256_min_ps(_mm256_set1_ps(88.3f), _mm256_max_ps(_mm256_set1_ps(-87.3f), x));
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
@@ -62,8 +63,8 @@ MEDKERN_ALWAYS_INLINE __m256 expm1_ps(__m256 x) {
 }
 
 MEDKERN_ALWAYS_INLINE __m256 tanh_ps(__m256 x) {
-  const __m256 y = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(x, x), _mm256_set1_ps(-40.f)),
-                                 _mm256_set1_ps(40.f));
+  const __m256 y = _mm256_min_ps(_mm256_set1_ps(40.f),
+                                 _mm256_max_ps(_mm256_set1_ps(-40.f), _mm256_add_ps(x, x)));
   const __m256 e = expm1_ps(y);
   return _mm256_div_ps(e, _mm256_add_ps(e, _mm256_set1_ps(2.f)));
 }
@@ -87,7 +88,7 @@ MEDKERN_ALWAYS_INLINE __m256 erfc_ps(__m256 z) {
   p = _mm256_fmadd_ps(p, a2, _mm256_set1_ps(1.1283792f));
   const __m256 small = _mm256_fnmadd_ps(a, p, _mm256_set1_ps(1.f));
   // Large |z|: exp(-a^2) * R(1 / (1 + a)).
-  const __m256 ac = _mm256_min_ps(a, _mm256_set1_ps(10.f));
+  const __m256 ac = _mm256_min_ps(_mm256_set1_ps(10.f), a);
   const __m256 h = _mm256_mul_ps(ac, ac);
   const __m256 l = _mm256_fmsub_ps(ac, ac, h);
   const __m256 eh = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), h));

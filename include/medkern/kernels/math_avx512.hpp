@@ -29,7 +29,8 @@ struct ExpParts {
 };
 
 MEDKERN_ALWAYS_INLINE ExpParts exp_parts(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.f)), _mm512_set1_ps(89.f));
+  // Clamps put x second in max/min, which return their second operand for NaN: NaN stays NaN.
+  x = _mm512_min_ps(_mm512_set1_ps(89.f), _mm512_max_ps(_mm512_set1_ps(-104.f), x));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
@@ -56,8 +57,8 @@ MEDKERN_ALWAYS_INLINE __m512 expm1_ps(__m512 x) {
 }
 
 MEDKERN_ALWAYS_INLINE __m512 tanh_ps(__m512 x) {
-  const __m512 y = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(x, x), _mm512_set1_ps(-40.f)),
-                                 _mm512_set1_ps(40.f));
+  const __m512 y = _mm512_min_ps(_mm512_set1_ps(40.f),
+                                 _mm512_max_ps(_mm512_set1_ps(-40.f), _mm512_add_ps(x, x)));
   const __m512 e = expm1_ps(y);
   return _mm512_div_ps(e, _mm512_add_ps(e, _mm512_set1_ps(2.f)));
 }
@@ -81,7 +82,7 @@ MEDKERN_ALWAYS_INLINE __m512 erfc_ps(__m512 z) {
   p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(1.1283792f));
   const __m512 small = _mm512_fnmadd_ps(a, p, _mm512_set1_ps(1.f));
   // Large |z|: exp(-a^2) * R(1 / (1 + a)).
-  const __m512 ac = _mm512_min_ps(a, _mm512_set1_ps(10.f));
+  const __m512 ac = _mm512_min_ps(_mm512_set1_ps(10.f), a);
   const __m512 h = _mm512_mul_ps(ac, ac);
   const __m512 l = _mm512_fmsub_ps(ac, ac, h);
   const __m512 eh = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), h));
