@@ -1,16 +1,27 @@
-"""Batch extraction over many cases, on threads, processes or any executor-like object.
+"""Batch extraction over many cases, on processes, threads or any executor-like object.
 
 Each case runs :meth:`FeatureExtractor.execute` on its own; an exception becomes the case's
 ``error`` entry and the batch goes on. ``executor`` may be any ``concurrent.futures.Executor``
 or an object with the same ``submit`` (a ``dask.distributed.Client``): the extractor and the
 case travel to the worker, so a process or cluster worker needs only medkern installed and
 the case's arrays or file paths.
+
+``n_jobs > 1`` without an executor runs the cases on a pool of worker processes, each with
+one medkern thread: a case spends part of its time in Python and numpy (settings, SimpleITK
+preprocessing, the feature formulas), which holds the GIL, so threads would not scale with
+the cores; processes do. The pool is started on first use (``forkserver``, medkern imported
+once in the server) and kept for later batches of the same size, so its start-up cost is
+paid once per session. ``prefer="threads"`` uses a thread pool instead (no process start,
+no copying of the images, for few cores or huge images).
 """
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures as cf
+import multiprocessing as mp
 import os
+import threading
 import traceback
 from typing import Any, Iterable
 
@@ -47,6 +58,70 @@ def _run_case(extractor, image, mask, kw):
         return None, msg
 
 
+def _worker_init(threads):
+    from .. import set_num_threads
+
+    set_num_threads(threads)
+
+
+_POOL_LOCK = threading.Lock()
+_POOL: dict = {}
+
+
+def _process_pool(workers):
+    """The shared process pool of ``workers`` processes (started once, reused; replaced when
+    broken or of another size)."""
+    with _POOL_LOCK:
+        pool = _POOL.get("pool")
+        if pool is not None and (_POOL.get("workers") != workers or getattr(
+                pool, "_broken", False) or getattr(pool, "_shutdown_thread", False)):
+            pool.shutdown(wait=True, cancel_futures=True)
+            pool = None
+        if pool is None:
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(["numpy", "medkern.radiomics"])
+            pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                          initializer=_worker_init, initargs=(1,))
+            # Every worker starts now (one submit each), with the main module hidden: the
+            # workers then do not re-run the caller's script, which need not be guarded by
+            # ``if __name__ == "__main__"`` (what they run lives in medkern).
+            with _main_module_hidden():
+                ready = [pool.submit(os.getpid) for _ in range(workers)]
+            cf.wait(ready)
+            _POOL.update(pool=pool, workers=workers)
+        return pool
+
+
+class _main_module_hidden:
+    """Temporarily removes ``__file__`` and ``__spec__`` of ``__main__`` (what
+    multiprocessing's spawn / forkserver use to re-import it in a new process)."""
+
+    def __enter__(self):
+        import sys
+
+        self.main = sys.modules.get("__main__")
+        self.saved = {k: self.main.__dict__[k] for k in ("__file__", "__spec__")
+                      if self.main is not None and k in self.main.__dict__}
+        for k in self.saved:
+            if k == "__file__":
+                del self.main.__dict__[k]
+            else:
+                self.main.__dict__[k] = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.main is not None:
+            self.main.__dict__.update(self.saved)
+        return False
+
+
+@atexit.register
+def _shutdown_pool():
+    pool = _POOL.pop("pool", None)
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _as_completed(futures, executor):
     if all(isinstance(f, cf.Future) for f in futures):
         return cf.as_completed(futures)
@@ -59,7 +134,7 @@ def _as_completed(futures, executor):
 
 
 def extract_many(cases: Iterable[Any], extractor=None, n_jobs=None, executor=None,
-                 progress=True):
+                 progress=True, prefer="processes"):
     """Features of many cases as a pandas DataFrame, one row per case in input order.
 
     Parameters
@@ -71,8 +146,10 @@ def extract_many(cases: Iterable[Any], extractor=None, n_jobs=None, executor=Non
     extractor : FeatureExtractor, optional
         Default: ``FeatureExtractor()``.
     n_jobs : int, optional
-        Worker threads when no executor is given (None or 1: run in this thread; -1: one per
-        CPU).
+        Workers when no executor is given (None or 1: run in this thread; -1: one per CPU).
+    prefer : "processes" or "threads"
+        Worker kind for ``n_jobs > 1``: a reused pool of processes with one medkern thread
+        each (default; scales with the cores), or a thread pool.
     executor : concurrent.futures.Executor or dask.distributed.Client, optional
         Runs the cases instead (``n_jobs`` is then ignored).
     progress : bool
@@ -92,6 +169,8 @@ def extract_many(cases: Iterable[Any], extractor=None, n_jobs=None, executor=Non
     if n_jobs is not None and (not isinstance(n_jobs, (int, np.integer)) or isinstance(
             n_jobs, bool) or n_jobs == 0 or n_jobs < -1):
         raise ValueError(f"{OP}: n_jobs={n_jobs!r} must be None, -1 or a positive integer")
+    if prefer not in ("processes", "threads"):
+        raise ValueError(f"{OP}: prefer={prefer!r} must be 'processes' or 'threads'")
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise TypeError(f"{OP}: executor must have a submit() method "
                         f"(concurrent.futures.Executor or dask.distributed.Client)")
@@ -111,7 +190,10 @@ def extract_many(cases: Iterable[Any], extractor=None, n_jobs=None, executor=Non
         workers = None if n_jobs in (None, 1) else (os.cpu_count() or 1) if n_jobs == -1 \
             else int(n_jobs)
         if executor is None and workers is not None and workers > 1:
-            own = executor = cf.ThreadPoolExecutor(max_workers=workers)
+            if prefer == "threads":
+                own = executor = cf.ThreadPoolExecutor(max_workers=workers)
+            else:
+                executor = _process_pool(workers)
         if executor is None:
             for i, (_, img, msk, kw) in enumerate(items):
                 results[i] = _run_case(extractor, img, msk, kw)
@@ -122,7 +204,11 @@ def extract_many(cases: Iterable[Any], extractor=None, n_jobs=None, executor=Non
                        for (_, img, msk, kw) in items]
             position = {id(f): i for i, f in enumerate(futures)}
             for f in _as_completed(futures, executor):
-                results[position[id(f)]] = f.result()
+                try:
+                    res = f.result()
+                except Exception as e:  # noqa: BLE001 - a lost worker or a transfer error
+                    res = (None, f"{type(e).__name__}: {e}")
+                results[position[id(f)]] = res
                 if bar is not None:
                     bar.update(1)
     finally:

@@ -316,12 +316,13 @@ class FeatureExtractor:
         ])
 
     # ---- batches ---------------------------------------------------------------------------
-    def extract_many(self, cases, n_jobs=None, executor=None, progress=True):
+    def extract_many(self, cases, n_jobs=None, executor=None, progress=True,
+                     prefer="processes"):
         """Run :meth:`execute` over many cases; see :func:`medkern.radiomics.extract_many`."""
         from .batch import extract_many
 
         return extract_many(cases, extractor=self, n_jobs=n_jobs, executor=executor,
-                            progress=progress)
+                            progress=progress, prefer=prefer)
 
     def __repr__(self):
         return (f"FeatureExtractor(imageTypes={list(self.enabledImagetypes)}, "
