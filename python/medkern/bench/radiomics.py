@@ -6,11 +6,13 @@
     shape, GLCM, GLRLM, GLSZM, GLDM, NGTDM). ``radiomics.featureextractor.
     RadiomicsFeatureExtractor().execute`` against ``medkern.radiomics.FeatureExtractor().
     execute`` on the same SimpleITK images, both on one thread (medkern.set_num_threads(1);
-    BLAS pools limited to one thread). The outputs are compared feature by feature first.
+    BLAS pools and SimpleITK filters limited to one thread). The outputs are compared
+    feature by feature first.
     Medians of interleaved rounds. Target (issue 6): >= 20x.
-(b) A batch: 100 generated cases (96x96x32 volumes, irregular ROIs of ~4,000-12,000 voxels,
-    anisotropic spacing) through ``extract_many`` with n_jobs=1 and n_jobs=2 (medkern's
-    thread count 1 per worker), and pyradiomics' extractor over the same cases serially.
+(b) A batch: 100 generated cases (96x96x32 volumes, irregular ROIs of ~11,000-27,000 voxels,
+    anisotropic spacing) through ``extract_many`` with n_jobs=1 and n_jobs=2 (process pool,
+    one medkern thread per worker; also a thread pool), once from in-memory SimpleITK images
+    and once from NRRD files, and pyradiomics' extractor over the same cases serially.
     Target: >= 1.8x from 1 to 2 workers.
 
 Also: per-class time of each medkern feature class against pyradiomics' class on the one case
@@ -177,11 +179,27 @@ def make_batch(n, quick):
     return cases
 
 
+def _cpu_seconds(pids):
+    """User + system CPU seconds of each process (None without psutil)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover
+        return None
+    return [sum(psutil.Process(p).cpu_times()[:2]) for p in pids]
+
+
 def batch(n_cases, quick, rounds):
-    import medkern
+    """extract_many at n_jobs=1 and 2 on in-memory SimpleITK images (sent to the workers by
+    pickling) and on NRRD file paths (each worker reads its case), pyradiomics serially on
+    the in-memory images. CPU seconds of this process and of the pool's workers show how the
+    work splits when a loaded machine hides the wall-clock gain."""
+    import tempfile
+
+    import SimpleITK as sitk
     from radiomics.featureextractor import RadiomicsFeatureExtractor
 
     from medkern.radiomics import FeatureExtractor
+    from medkern.radiomics import batch as mk_batch
 
     cases = make_batch(n_cases, quick)
     sitk_cases = [to_sitk(img, mask) for img, mask in cases]
@@ -189,12 +207,18 @@ def batch(n_cases, quick, rounds):
     print(f"# batch: {n_cases} cases, volume {cases[0][0].shape[::-1]} (x, y, z), ROI "
           f"{min(rois)}-{max(rois)} voxels (median {int(statistics.median(rois))}), spacing "
           f"{SPACING}, all default classes, Original image")
+    tmp = tempfile.TemporaryDirectory(prefix="medkern-radiomics-bench-")
+    path_cases = []
+    for i, (image, m) in enumerate(sitk_cases):
+        ip, mp_ = os.path.join(tmp.name, f"{i}_image.nrrd"), os.path.join(tmp.name, f"{i}_mask.nrrd")
+        sitk.WriteImage(image, ip)
+        sitk.WriteImage(m, mp_)
+        path_cases.append((ip, mp_))
     mk = FeatureExtractor()
     py = RadiomicsFeatureExtractor()
-    medkern.set_num_threads(1)
 
-    def run(jobs):
-        df = mk.extract_many(sitk_cases, n_jobs=jobs, progress=False)
+    def run(src, jobs, prefer="processes"):
+        df = mk.extract_many(src, n_jobs=jobs, progress=False, prefer=prefer)
         if df["error"].notna().any():
             raise RuntimeError(f"batch case failed: {df['error'].dropna().iloc[0]}")
         return df
@@ -203,24 +227,49 @@ def batch(n_cases, quick, rounds):
         for image, m in sitk_cases:
             py.execute(image, m)
 
-    run(2)  # warm-up (worker pool start, imports)
-    samples = {"n_jobs=1": [], "n_jobs=2": [], "pyradiomics": []}
+    t0 = time.perf_counter()
+    run(sitk_cases[:2], 2)  # worker pool start (kept for the session), imports
+    print(f"# process pool start (2 workers, first batch of 2 cases): "
+          f"{time.perf_counter() - t0:.2f} s")
+    workers = list(mk_batch._POOL["pool"]._processes)
+    runs = {"images n_jobs=1": lambda: run(sitk_cases, 1),
+            "images n_jobs=2": lambda: run(sitk_cases, 2),
+            "images n_jobs=2 threads": lambda: run(sitk_cases, 2, "threads"),
+            "files n_jobs=1": lambda: run(path_cases, 1),
+            "files n_jobs=2": lambda: run(path_cases, 2),
+            "pyradiomics": run_py}
+    samples = {k: [] for k in runs}
+    cpu = {k: [] for k in runs}
     for r in range(rounds):
-        for name, fn in (("n_jobs=1", lambda: run(1)), ("n_jobs=2", lambda: run(2)),
-                         ("pyradiomics", run_py)):
+        for name, fn in runs.items():
             if name == "pyradiomics" and r >= max(1, rounds // 2):
                 continue  # the slow peer: fewer rounds, still interleaved
             time.sleep(0.2)
+            c0 = _cpu_seconds([os.getpid(), *workers])
             t0 = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - t0)
+            c1 = _cpu_seconds([os.getpid(), *workers])
+            if c0 is not None:
+                cpu[name].append([b - a for a, b in zip(c0, c1)])
     t = {k: statistics.median(v) for k, v in samples.items()}
-    speedup = t["n_jobs=1"] / t["n_jobs=2"]
-    print(f"extract_many {n_cases} cases: n_jobs=1 {t['n_jobs=1']:7.2f} s   n_jobs=2 "
-          f"{t['n_jobs=2']:7.2f} s   speedup {speedup:4.2f}x   (median of {rounds})")
+    for src in ("images", "files"):
+        one, two = t[f"{src} n_jobs=1"], t[f"{src} n_jobs=2"]
+        print(f"extract_many {n_cases} cases ({src}): n_jobs=1 {one:7.2f} s   n_jobs=2 "
+              f"{two:7.2f} s   speedup {one / two:4.2f}x   (median of {rounds})")
+        for name in (f"{src} n_jobs=1", f"{src} n_jobs=2"):
+            if cpu[name]:
+                c = [statistics.median(v) for v in zip(*cpu[name])]
+                print(f"#   {name}: CPU s main {c[0]:.2f}, workers "
+                      f"{', '.join(f'{v:.2f}' for v in c[1:])}")
+    two_t = t["images n_jobs=2 threads"]
+    print(f"extract_many {n_cases} cases (images): n_jobs=2 threads {two_t:7.2f} s   speedup "
+          f"{t['images n_jobs=1'] / two_t:4.2f}x")
     print(f"pyradiomics serial {t['pyradiomics']:7.2f} s   ratio to medkern n_jobs=1 "
-          f"{t['pyradiomics'] / t['n_jobs=1']:6.1f}x, to n_jobs=2 "
-          f"{t['pyradiomics'] / t['n_jobs=2']:6.1f}x   (median of {len(samples['pyradiomics'])})")
+          f"{t['pyradiomics'] / t['images n_jobs=1']:6.1f}x, to n_jobs=2 "
+          f"{t['pyradiomics'] / t['images n_jobs=2']:6.1f}x   (median of "
+          f"{len(samples['pyradiomics'])})")
+    tmp.cleanup()
     return t
 
 
@@ -242,6 +291,9 @@ def main(argv=None):
     radiomics.setVerbosity(logging.ERROR)
     medkern.set_num_threads(1)
     limits = _single_thread_blas()  # noqa: F841 - kept alive for the whole run
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # both extractors run ITK filters
     print(f"# load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}, "
           f"cpus {os.cpu_count()}")
     one_case(args.quick, rounds)

@@ -59,9 +59,23 @@ def _run_case(extractor, image, mask, kw):
 
 
 def _worker_init(threads):
+    """One worker = ``threads`` cores: medkern's arena, SimpleITK's filters and the BLAS
+    behind numpy all limited, so that n workers do not oversubscribe n cores."""
     from .. import set_num_threads
 
     set_num_threads(threads)
+    try:
+        import SimpleITK as sitk
+
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+    except ImportError:  # pragma: no cover - file-free numpy cases need no SimpleITK pool
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        pass
 
 
 _POOL_LOCK = threading.Lock()
