@@ -140,3 +140,18 @@ def test_bad_batch_arguments():
         extract_many(cases, EXTRACTOR, n_jobs=2, prefer="gpu", progress=False)
     with pytest.raises(TypeError, match="submit"):
         extract_many(cases, EXTRACTOR, executor=object(), progress=False)
+
+
+def test_numpy_dict_cases_on_the_process_pool():
+    """numpy arrays with spacing (dict cases, own ids) travel to the worker processes and give
+    the rows of the serial run."""
+    cases = []
+    for s in range(3):
+        image, mask = _case(10 + s)
+        cases.append({"id": f"case-{s}", "image": sitk.GetArrayFromImage(image),
+                      "mask": sitk.GetArrayFromImage(mask), "spacing": image.GetSpacing()})
+    serial = extract_many(cases, EXTRACTOR, progress=False)
+    pooled = extract_many(cases, EXTRACTOR, n_jobs=2, progress=False)
+    assert list(pooled.index) == ["case-0", "case-1", "case-2"]
+    assert serial["error"].isna().all() and pooled["error"].isna().all()
+    pd.testing.assert_frame_equal(serial, pooled)
