@@ -136,6 +136,119 @@ def _shutdown_pool():
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _result(future):
+    try:
+        return future.result()
+    except Exception as e:  # noqa: BLE001 - a lost worker or a transfer error
+        return None, f"{type(e).__name__}: {e}"
+
+
+class _Spilled:
+    """An in-memory image written to a raw .npy file on a memory file system (``/dev/shm``
+    where it exists) for a worker process of this machine: a pipe would carry it to the
+    worker in 64 KB pieces, several ms of CPU per MB on both sides, and the file costs one
+    copy each. The geometry travels as exact Python floats."""
+
+    def __init__(self, obj, path):
+        from . import preprocess as pp
+
+        self.path = path
+        self.geometry = None
+        if pp._is_sitk(obj):
+            sitk = pp._sitk()
+            arr = sitk.GetArrayViewFromImage(obj)
+            self.geometry = (obj.GetSpacing(), obj.GetOrigin(), obj.GetDirection(),
+                             obj.GetNumberOfComponentsPerPixel() > 1)
+        else:
+            arr = obj
+        np.save(path, np.ascontiguousarray(arr), allow_pickle=False)
+
+    def load(self):
+        arr = np.load(self.path, allow_pickle=False)
+        if self.geometry is None:
+            return arr
+        from . import preprocess as pp
+
+        spacing, origin, direction, vector = self.geometry
+        img = pp._sitk().GetImageFromArray(arr, isVector=vector)
+        img.SetSpacing(spacing)
+        img.SetOrigin(origin)
+        img.SetDirection(direction)
+        return img
+
+
+def _spillable(obj):
+    from . import preprocess as pp
+
+    return pp._is_sitk(obj) or (isinstance(obj, np.ndarray) and obj.dtype != object)
+
+
+def _run_spilled_case(extractor, image, mask, kw):
+    try:
+        image = image.load() if isinstance(image, _Spilled) else image
+        mask = mask.load() if isinstance(mask, _Spilled) else mask
+    except Exception as e:  # noqa: BLE001 - reported in the case's row
+        return None, f"{type(e).__name__}: {e}"
+    return _run_case(extractor, image, mask, kw)
+
+
+def _run_spilled(pool, extractor, items, results, bar, workers):
+    """The cases on medkern's own process pool: in-memory images spilled to files (see
+    _Spilled), at most 2 cases per worker in flight so the spill stays small, each case's
+    files removed as soon as its result is back."""
+    import shutil
+    import tempfile
+
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    tmp = tempfile.mkdtemp(prefix="medkern-radiomics-", dir=base)
+    pending: dict = {}
+
+    def submit(i):
+        _, img, msk, kw = items[i]
+        files = []
+        try:
+            if _spillable(img):
+                files.append(os.path.join(tmp, f"{i}-image.npy"))
+                img = _Spilled(img, files[-1])
+            if _spillable(msk):
+                files.append(os.path.join(tmp, f"{i}-mask.npy"))
+                msk = _Spilled(msk, files[-1])
+            pending[pool.submit(_run_spilled_case, extractor, img, msk, kw)] = (i, files)
+        except Exception as e:  # noqa: BLE001 - e.g. a full file system: this case fails
+            results[i] = (None, f"{type(e).__name__}: {e}")
+            _remove(files)
+            if bar is not None:
+                bar.update(1)
+
+    try:
+        nxt = 0
+        while nxt < len(items) or pending:
+            while nxt < len(items) and len(pending) < 2 * workers:
+                submit(nxt)
+                nxt += 1
+            if not pending:
+                continue
+            done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+            for f in done:
+                i, files = pending.pop(f)
+                results[i] = _result(f)
+                _remove(files)
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        for f in pending:
+            f.cancel()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove(files):
+    for path in files:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
 def _as_completed(futures, executor):
     if all(isinstance(f, cf.Future) for f in futures):
         return cf.as_completed(futures)
@@ -213,16 +326,14 @@ def extract_many(cases: Iterable[Any], extractor=None, n_jobs=None, executor=Non
                 results[i] = _run_case(extractor, img, msk, kw)
                 if bar is not None:
                     bar.update(1)
+        elif executor is _POOL.get("pool"):
+            _run_spilled(executor, extractor, items, results, bar, workers)
         else:
             futures = [executor.submit(_run_case, extractor, img, msk, kw)
                        for (_, img, msk, kw) in items]
             position = {id(f): i for i, f in enumerate(futures)}
             for f in _as_completed(futures, executor):
-                try:
-                    res = f.result()
-                except Exception as e:  # noqa: BLE001 - a lost worker or a transfer error
-                    res = (None, f"{type(e).__name__}: {e}")
-                results[position[id(f)]] = res
+                results[position[id(f)]] = _result(f)
                 if bar is not None:
                     bar.update(1)
     finally:
