@@ -7,7 +7,6 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <map>
 #include <utility>
 #include <vector>
 
@@ -145,24 +144,89 @@ inline double max_sq_distance(const double* x, const double* y, const double* z,
   return best;
 }
 
-// Largest distance between vertices sharing key[axis] (axis < 0: no constraint).
-inline double max_diameter(const Vertices& v, int dims, int axis) {
+// Largest distance between any two vertices.
+inline double max_diameter(const Vertices& v, int dims) {
   const std::int64_t n = std::int64_t(v.pos[0].size());
   const double* p[3] = {v.pos[0].data(), v.pos[1].data(), dims > 2 ? v.pos[2].data() : nullptr};
-  if (axis < 0) return std::sqrt(max_sq_distance(p[0], p[1], p[2], n));
-  std::map<std::int64_t, std::vector<std::int64_t>> groups;
-  for (std::int64_t i = 0; i < n; ++i) groups[v.key[axis][std::size_t(i)]].push_back(i);
-  double m = 0;
-  std::vector<double> g[3];
-  for (const auto& [k, idx] : groups) {
-    for (int d = 0; d < dims; ++d) {
-      g[d].resize(idx.size());
-      for (std::size_t j = 0; j < idx.size(); ++j) g[d][j] = p[d][idx[j]];
-    }
-    m = std::max(m, max_sq_distance(g[0].data(), g[1].data(), dims > 2 ? g[2].data() : nullptr,
-                                    std::int64_t(idx.size())));
+  return std::sqrt(max_sq_distance(p[0], p[1], p[2], n));
+}
+
+// Convex hull of n distinct 2-D integer points sorted by (u, w): Andrew's monotone chain, exact
+// in integers, collinear points dropped. Writes the indices of the hull vertices to `out`.
+inline void hull_2d(const std::int64_t* u, const std::int64_t* w, std::int64_t n,
+                    std::vector<std::int64_t>& out) {
+  out.assign(std::size_t(n <= 2 ? n : 2 * n), 0);
+  if (n <= 2) {
+    for (std::int64_t i = 0; i < n; ++i) out[std::size_t(i)] = i;
+    return;
   }
-  return std::sqrt(m);
+  auto turn = [&](std::int64_t o, std::int64_t a, std::int64_t b) {
+    return (u[a] - u[o]) * (w[b] - w[o]) - (w[a] - w[o]) * (u[b] - u[o]);
+  };
+  std::size_t k = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    while (k >= 2 && turn(out[k - 2], out[k - 1], i) <= 0) --k;
+    out[k++] = i;
+  }
+  for (std::int64_t i = n - 2, t = std::int64_t(k) + 1; i >= 0; --i) {
+    while (std::int64_t(k) >= t && turn(out[k - 2], out[k - 1], i) <= 0) --k;
+    out[k++] = i;
+  }
+  out.resize(k - 1);
+}
+
+// Largest distance between the 3-D vertices sharing key[axis], over every such plane. Within a
+// plane the farthest pair are vertices of the plane's convex hull, found exactly on the integer
+// half-cell keys (scaling each axis to mm keeps hull membership); the hull vertices are then
+// compared pairwise in mm. Every vertex of the 3-D hull is a vertex of its plane's hull, so
+// the union of the plane hulls (appended to `hull_keys` as key triples when given) holds the
+// end points of the 3-D diameter too.
+inline double plane_diameter(const Vertices& v, int axis, const double* spacing,
+                             std::vector<std::array<std::int64_t, 3>>* hull_keys) {
+  const int ua = axis == 0 ? 1 : 0, wa = axis == 2 ? 1 : 2;
+  const std::size_t n = v.key[0].size();
+  std::int64_t ku = 1, kw = 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    ku = std::max(ku, v.key[ua][i] + 1);
+    kw = std::max(kw, v.key[wa][i] + 1);
+  }
+  std::vector<std::int64_t> code(n);  // (plane, u, w) in one sortable integer, unique per vertex
+  for (std::size_t i = 0; i < n; ++i)
+    code[i] = (v.key[axis][i] * ku + v.key[ua][i]) * kw + v.key[wa][i];
+  std::sort(code.begin(), code.end());
+  const std::int64_t plane_size = ku * kw;
+  std::vector<std::int64_t> gu, gw, hull;
+  std::vector<double> pos[3];
+  double best = 0;
+  for (std::size_t start = 0; start < n;) {
+    const std::int64_t plane = code[start] / plane_size;
+    std::size_t end = start;
+    gu.clear();
+    gw.clear();
+    for (; end < n && code[end] / plane_size == plane; ++end) {
+      const std::int64_t r = code[end] % plane_size;
+      gu.push_back(r / kw);
+      gw.push_back(r % kw);
+    }
+    hull_2d(gu.data(), gw.data(), std::int64_t(gu.size()), hull);
+    for (auto& p : pos) p.clear();
+    for (const std::int64_t h : hull) {
+      std::array<std::int64_t, 3> k{};
+      k[std::size_t(axis)] = plane;
+      k[std::size_t(ua)] = gu[std::size_t(h)];
+      k[std::size_t(wa)] = gw[std::size_t(h)];
+      for (int d = 0; d < 3; ++d)
+        pos[d].push_back(0.5 * double(k[std::size_t(d)]) * spacing[d]);  // as Vertices::add
+      if (hull_keys) hull_keys->push_back(k);
+    }
+    const auto& row = kernels::radiomics::active_diameter_kernel();
+    for (std::size_t a = 0; a + 1 < pos[0].size(); ++a)
+      best = std::max(best, row.max_sq_dist(pos[0][a], pos[1][a], pos[2][a], pos[0].data() + a + 1,
+                                            pos[1].data() + a + 1, pos[2].data() + a + 1,
+                                            std::int64_t(pos[0].size() - a - 1)));
+    start = end;
+  }
+  return std::sqrt(best);
 }
 
 }  // namespace detail_shape
@@ -257,10 +321,13 @@ inline Shape3D shape3d_coefficients(const MaskView& m, const std::array<double, 
           v.add(k, sp, 3);
         }
       }
-  r.diameter_slice = detail_shape::max_diameter(v, 3, 0);
-  r.diameter_column = detail_shape::max_diameter(v, 3, 1);
-  r.diameter_row = detail_shape::max_diameter(v, 3, 2);
-  r.diameter_3d = detail_shape::max_diameter(v, 3, -1);
+  std::vector<std::array<std::int64_t, 3>> hull_keys;
+  r.diameter_slice = detail_shape::plane_diameter(v, 0, sp, &hull_keys);
+  r.diameter_column = detail_shape::plane_diameter(v, 1, sp, nullptr);
+  r.diameter_row = detail_shape::plane_diameter(v, 2, sp, nullptr);
+  detail_shape::Vertices outer;  // the slice hulls: a superset of the 3-D hull's vertices
+  for (const auto& k : hull_keys) outer.add(k.data(), sp, 3);
+  r.diameter_3d = detail_shape::max_diameter(outer, 3);
   return r;
 }
 
@@ -335,7 +402,7 @@ inline Shape2D shape2d_coefficients(const MaskView& m, const std::array<double, 
         v.add(k, sp, 2);
       }
     }
-  r.diameter = detail_shape::max_diameter(v, 2, -1);
+  r.diameter = detail_shape::max_diameter(v, 2);
   return r;
 }
 

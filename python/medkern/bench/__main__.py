@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
                    "TorchScript, OpenVINO", add_help=False)
     sub.add_parser("gbdt", help="gradient boosting vs LightGBM and scikit-learn", add_help=False)
     sub.add_parser("conv", help="convolution layer sets vs oneDNN and torch", add_help=False)
+    sub.add_parser("radiomics", help="feature extraction vs pyradiomics (one case, batch)",
+                   add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.which == "conv":
         _ensure_onednn_loader_path()
@@ -68,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import gbdt
 
         return gbdt.main(rest)
+    if args.which == "radiomics":
+        from . import radiomics
+
+        return radiomics.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _ensure_onednn_loader_path()

@@ -237,7 +237,7 @@ class FeatureExtractor:
         if shape_classes:
             img_arr = sitk.GetArrayViewFromImage(img)
             inp = self._class_input(img_arr, sitk.GetArrayViewFromImage(shape_mask), slices,
-                                    label, spacing, s)
+                                    label, spacing, s, discretize=False)
             for key in shape_classes:
                 if not self._shape_applies(key, nd, bbox, s):
                     continue
@@ -274,13 +274,15 @@ class FeatureExtractor:
         return bool(size[s.get("force2Ddimension", 0)] > 1)
 
     @staticmethod
-    def _class_input(arr, mask_arr, slices, label, spacing, settings):
+    def _class_input(arr, mask_arr, slices, label, spacing, settings, discretize=True):
+        """The cropped ROI box of one image; the shape classes read only the mask."""
         native = np.asarray(arr[slices])
         roi = np.asarray(mask_arr[slices]) == label
-        disc = pp.discretize(native, roi, settings)
-        image = native.astype(np.float64)
+        disc = pp.discretize(native, roi, settings) if discretize else None
+        image = native.astype(np.float64) if discretize else native
         if image.ndim == 2:
-            image, roi, disc = image[None], roi[None], disc[None]
+            image, roi = image[None], roi[None]
+            disc = disc[None] if disc is not None else None
         return ClassInput(image=image, mask=roi, discretized=disc, spacing=spacing,
                           settings=dict(settings))
 
@@ -314,12 +316,13 @@ class FeatureExtractor:
         ])
 
     # ---- batches ---------------------------------------------------------------------------
-    def extract_many(self, cases, n_jobs=None, executor=None, progress=True):
+    def extract_many(self, cases, n_jobs=None, executor=None, progress=True,
+                     prefer="processes"):
         """Run :meth:`execute` over many cases; see :func:`medkern.radiomics.extract_many`."""
         from .batch import extract_many
 
         return extract_many(cases, extractor=self, n_jobs=n_jobs, executor=executor,
-                            progress=progress)
+                            progress=progress, prefer=prefer)
 
     def __repr__(self):
         return (f"FeatureExtractor(imageTypes={list(self.enabledImagetypes)}, "

@@ -274,6 +274,18 @@ def check_geometry(image, mask, settings) -> bool:
                      "the mask onto the image grid or set correctMask=True")
 
 
+def _integer_pixels():
+    try:
+        sitk = _sitk()
+    except ImportError:  # pragma: no cover
+        return frozenset()
+    return frozenset(getattr(sitk, f"sitk{t}") for t in (
+        "UInt8", "Int8", "UInt16", "Int16", "UInt32", "Int32", "UInt64", "Int64"))
+
+
+_INTEGER_PIXELS = _integer_pixels()
+
+
 def get_mask(mask, settings):
     """pyradiomics getMask: a vector segmentation's channel, cast to UInt32, label present."""
     sitk = _sitk()
@@ -287,11 +299,12 @@ def get_mask(mask, settings):
         sel = sitk.VectorIndexSelectionCastImageFilter()
         sel.SetIndex(int(ch))
         mask = sel.Execute(mask)
-    mask = sitk.Cast(mask, sitk.sitkUInt32)
+    if mask.GetPixelID() not in _INTEGER_PIXELS:  # integer labels compare as they are
+        mask = sitk.Cast(mask, sitk.sitkUInt32)
     arr = sitk.GetArrayViewFromImage(mask)
-    if not arr.any():
-        raise ValueError(f"{OP}: the mask is empty (no voxel is segmented)")
     if not (arr == label).any():
+        if not arr.any():
+            raise ValueError(f"{OP}: the mask is empty (no voxel is segmented)")
         labels = np.unique(arr)
         raise ValueError(f"{OP}: label {label} is not present in the mask; labels present: "
                          f"{labels[labels != 0].tolist()}")
@@ -300,7 +313,10 @@ def get_mask(mask, settings):
 
 def check_finite(image):
     arr = _sitk().GetArrayViewFromImage(image)
-    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+    # One summing pass: NaN or inf anywhere makes the sum non-finite (a finite sum proves
+    # there is none); only then the exact, allocating check.
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr.sum()) and \
+            not np.isfinite(arr).all():
         n = int(np.count_nonzero(~np.isfinite(arr)))
         raise ValueError(f"{OP}: the image contains {n} NaN or infinite voxel(s); replace them "
                          "before extraction")
@@ -330,12 +346,19 @@ def label_bbox_size(mask_arr_view, label):
     """SimpleITK LabelShapeStatistics bounding box: (index x, y, z ..., size x, y, z ...)."""
     sel = mask_arr_view == label
     nd = sel.ndim
+    # Two passes over the volume: the first axis' projection, and the rest collapsed onto
+    # the remaining axes (whose own projections are small).
+    first = sel.reshape(sel.shape[0], -1).any(1)
+    if not first.any():
+        raise ValueError(f"{OP}: label {label} is not present in the mask")
+    rest = sel.any(0)
+    projs = [first] + [rest.any(axis=tuple(a for a in range(nd - 1) if a != ax))
+                       for ax in range(nd - 1)]
     lo, hi = [], []
-    for ax in range(nd):
-        other = tuple(a for a in range(nd) if a != ax)
-        proj = np.flatnonzero(sel.any(axis=other))
-        lo.append(int(proj[0]))
-        hi.append(int(proj[-1]))
+    for proj in projs:
+        idx = np.flatnonzero(proj)
+        lo.append(int(idx[0]))
+        hi.append(int(idx[-1]))
     lo, hi = lo[::-1], hi[::-1]  # numpy (z, y, x) -> SimpleITK (x, y, z)
     return np.array(lo + [h - l + 1 for l, h in zip(lo, hi)]), sel
 
@@ -439,10 +462,7 @@ def check_mask(image, mask, settings):
         rif.SetReferenceImage(image)
         rif.SetInterpolator(sitk.sitkNearestNeighbor)
         mask = rif.Execute(mask)
-    arr = sitk.GetArrayViewFromImage(mask)
-    if not (arr == label).any():
-        raise ValueError(f"{OP}: label {label} is not present in the mask")
-    bb, sel = label_bbox_size(arr, label)
+    bb, sel = label_bbox_size(sitk.GetArrayViewFromImage(mask), label)
     nd = mask.GetDimension()
     bbox = np.empty(2 * nd, dtype=np.int64)
     bbox[0::2] = bb[:nd]

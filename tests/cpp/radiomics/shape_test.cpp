@@ -87,3 +87,50 @@ TEST_CASE("radiomics diameter kernels equal the reference") {
     }
   }
 }
+
+// The diameters (per-plane convex hulls, 3-D search over the slice hulls) against all pairs
+// of mesh vertices (every axis-edge midpoint between ROI and background), on random masks of
+// several densities, sizes of 1 included.
+TEST_CASE("radiomics shape diameters equal the all-pairs maximum") {
+  std::mt19937 g(11);
+  for (int trial = 0; trial < 12; ++trial) {
+    const std::int64_t nz = 1 + g() % 6, ny = 1 + g() % 9, nx = 1 + g() % 8;
+    const unsigned density = 1 + g() % 3;  // of 4
+    std::vector<std::uint8_t> m(std::size_t(nz * ny * nx));
+    for (auto& v : m) v = std::uint8_t(g() % 4 < density);
+    m[0] = 1;
+    const std::array<double, 3> sp{0.5 + (g() % 5) * 0.5, 0.7, 0.3 + (g() % 3) * 0.4};
+    // Brute force on the padded mask.
+    const std::int64_t pz = nz + 2, py = ny + 2, px = nx + 2;
+    auto at = [&](std::int64_t z, std::int64_t y, std::int64_t x) -> int {
+      if (z < 1 || y < 1 || x < 1 || z > nz || y > ny || x > nx) return 0;
+      return m[std::size_t(((z - 1) * ny + y - 1) * nx + x - 1)] != 0;
+    };
+    std::vector<std::array<std::int64_t, 3>> keys;
+    for (std::int64_t z = 0; z < pz; ++z)
+      for (std::int64_t y = 0; y < py; ++y)
+        for (std::int64_t x = 0; x < px; ++x) {
+          if (z + 1 < pz && at(z, y, x) != at(z + 1, y, x)) keys.push_back({2 * z + 1, 2 * y, 2 * x});
+          if (y + 1 < py && at(z, y, x) != at(z, y + 1, x)) keys.push_back({2 * z, 2 * y + 1, 2 * x});
+          if (x + 1 < px && at(z, y, x) != at(z, y, x + 1)) keys.push_back({2 * z, 2 * y, 2 * x + 1});
+        }
+    double want[4] = {0, 0, 0, 0};  // 3-D, slice (z), column (y), row (x)
+    for (std::size_t a = 0; a < keys.size(); ++a)
+      for (std::size_t b = a + 1; b < keys.size(); ++b) {
+        double d = 0;
+        for (int k = 0; k < 3; ++k) {
+          const double e = 0.5 * double(keys[a][std::size_t(k)] - keys[b][std::size_t(k)]) * sp[std::size_t(k)];
+          d += e * e;
+        }
+        want[0] = std::max(want[0], d);
+        for (int k = 0; k < 3; ++k)
+          if (keys[a][std::size_t(k)] == keys[b][std::size_t(k)]) want[1 + k] = std::max(want[1 + k], d);
+      }
+    const auto s = shape3d_coefficients({m.data(), nz, ny, nx}, sp);
+    CAPTURE(trial);
+    CHECK(s.diameter_3d == doctest::Approx(std::sqrt(want[0])).epsilon(1e-12));
+    CHECK(s.diameter_slice == doctest::Approx(std::sqrt(want[1])).epsilon(1e-12));
+    CHECK(s.diameter_column == doctest::Approx(std::sqrt(want[2])).epsilon(1e-12));
+    CHECK(s.diameter_row == doctest::Approx(std::sqrt(want[3])).epsilon(1e-12));
+  }
+}

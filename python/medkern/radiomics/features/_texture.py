@@ -3,7 +3,6 @@ settings they read, and nan-aware angle averaging as pyradiomics does it."""
 
 from __future__ import annotations
 
-import warnings
 from typing import Sequence
 
 import numpy as np
@@ -15,7 +14,12 @@ EPS = np.spacing(1)
 
 def levels(inp: ClassInput, cls: str):
     """(levels, gray_levels, ng): int32 C-contiguous (z, y, x) gray levels, 0 outside the ROI;
-    the sorted gray levels present in the ROI; and the largest one (pyradiomics' Ng)."""
+    the sorted gray levels present in the ROI; and the largest one (pyradiomics' Ng). Checked
+    and computed once per ClassInput, shared by every texture class."""
+    return inp.cached("levels", lambda: _levels(inp, cls))
+
+
+def _levels(inp: ClassInput, cls: str):
     disc = np.asarray(inp.discretized)
     mask = np.asarray(inp.mask)
     if disc.ndim != 3:
@@ -27,14 +31,16 @@ def levels(inp: ClassInput, cls: str):
     if not np.issubdtype(disc.dtype, np.integer):
         raise TypeError(f"medkern.radiomics {cls}: discretized must be integer, got {disc.dtype}")
     mask = mask.astype(bool, copy=False)
-    roi = disc[mask]
-    if roi.size == 0:
+    lv = np.where(mask, disc, 0).astype(np.int32, copy=False)  # a new C-contiguous array
+    if not mask.any():
         raise ValueError(f"medkern.radiomics {cls}: the ROI is empty")
-    if roi.min() < 1:
+    lo = int(np.where(mask, disc, np.iinfo(disc.dtype).max).min()) if disc.min() < 1 else 1
+    if lo < 1:
         raise ValueError(f"medkern.radiomics {cls}: gray levels inside the ROI must be >= 1, "
-                         f"got {roi.min()}")
-    lv = np.ascontiguousarray(np.where(mask, disc, 0).astype(np.int32))
-    gray = np.flatnonzero(np.bincount(roi.astype(np.int64)))  # sorted levels present, O(n)
+                         f"got {lo}")
+    counts = np.bincount(lv.ravel())
+    counts[0] = 0  # outside the ROI
+    gray = np.flatnonzero(counts)  # sorted levels present, O(n)
     return lv, gray, int(gray[-1])
 
 
@@ -54,9 +60,11 @@ def spacing_zyx(inp: ClassInput) -> np.ndarray:
 
 
 def nanmean(v: np.ndarray) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return float(np.nanmean(v)) if np.size(v) else float("nan")
+    """numpy.nanmean of a few per-angle values without its warning machinery (NaN when every
+    value is NaN or there are none)."""
+    v = np.asarray(v, dtype=np.float64).ravel()
+    keep = v[~np.isnan(v)]
+    return float(keep.sum() / keep.size) if keep.size else float("nan")
 
 
 def select(values: dict, features: Sequence[str]) -> dict[str, float]:

@@ -76,6 +76,7 @@ def compute(inp: ClassInput, features: Sequence[str]) -> dict[str, float]:
     i, j = g[:, None], g[None, :]
     px = P.sum(2)  # (na, n)
     py = P.sum(1)
+    symmetric = bool(np.array_equal(P, P.transpose(0, 2, 1)))
     ux = (P * i).sum((1, 2))
     uy = (P * j).sum((1, 2))
     cache: dict = {}
@@ -102,9 +103,14 @@ def compute(inp: ClassInput, features: Sequence[str]) -> dict[str, float]:
     pdiff = lambda: once("pdiff", pxsuby)  # noqa: E731
     hxy = lambda: once("hxy", lambda: -(P * np.log2(P + eps)).sum((1, 2)))  # noqa: E731
 
-    def cluster(power):
+    def cluster_sums():  # sum P d^k for k = 2, 3, 4, d = i + j - ux - uy (one pass each)
         d = (i + j)[None] - ux[:, None, None] - uy[:, None, None]
-        return T.nanmean((P * d ** power).sum((1, 2)))
+        pd2 = P * d * d
+        pd3 = pd2 * d
+        return {2: pd2.sum((1, 2)), 3: pd3.sum((1, 2)), 4: (pd3 * d).sum((1, 2))}
+
+    def cluster(power):
+        return T.nanmean(once("cluster", cluster_sums)[power])
 
     def correlation():
         di = i[None] - ux[:, None, None]
@@ -145,6 +151,16 @@ def compute(inp: ClassInput, features: Sequence[str]) -> dict[str, float]:
     def mcc():
         if n < 2:
             return 1.0  # flat region: a single gray level
+        if symmetric:
+            # Q = D^-1 P D^-1 P with D = diag(px) is similar to S^2, S = D^-1/2 P D^-1/2
+            # symmetric: Q's eigenvalues are those of S squared, from the symmetric solver
+            # (pyradiomics' + eps in the denominator changes them by < 1e-10 relative).
+            with np.errstate(divide="ignore"):
+                r = np.where(px > 0, 1.0 / np.sqrt(px), 0.0)
+            S = P * r[:, :, None] * r[:, None, :]
+            ev = np.abs(np.linalg.eigvalsh(S))
+            ev.sort()
+            return T.nanmean(ev[:, -2])
         A = P / (px[:, :, None] * py[:, None, :] + eps)
         Q = A @ P.transpose(0, 2, 1)
         ev = np.linalg.eigvals(Q)
