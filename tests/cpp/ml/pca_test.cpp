@@ -154,6 +154,8 @@ TEST_CASE("pca: sym_eigh on clustered, repeated, graded and block spectra") {
       if (i + 1 < n) wk(i, i + 1) = wk(i + 1, i) = 1.0;
     }
     check_eigh(wk);
+    // zero matrix: every merge deflates completely
+    check_eigh(Eigen::MatrixXd::Zero(n, n));
   }
 }
 
