@@ -3,9 +3,8 @@
 //
 // Full solvers (all components):
 //   * covariance_eigh — C = Xc^T Xc / (n - 1) (packed-panel Gram kernel, centering folded into
-//     packing), Householder tridiagonalization (Eigen), implicit symmetric QR with Wilkinson
-//     shifts whose Givens rotations are recorded and applied to the eigenvector matrix in
-//     parallel row strips by a vectorized kernel (kernels/ml rot_apply). Used when p <= n.
+//     packing), then the symmetric eigensolver of eigh.hpp (blocked Householder
+//     tridiagonalization, divide and conquer, blocked WY back-transformation). Used when p <= n.
 //   * gram_eigh — for p > n the same on the n x n row Gram matrix, Vt = U^T Xc / S.
 //   * svd — Eigen's BDCSVD of Xc (exact for tiny singular values; slower).
 // Randomized (sklearn's randomized_svd: n_oversamples, n_iter 'auto' = 7 if k < 0.1 min(n, p)
@@ -30,6 +29,7 @@
 #include "medkern/core/error.hpp"
 #include "medkern/core/threading.hpp"
 #include "medkern/kernels/ml/registry.hpp"
+#include "medkern/ml/eigh.hpp"
 #include "medkern/ml/gram.hpp"
 
 namespace medkern::ml {
@@ -69,118 +69,10 @@ namespace detail {
 using medkern::detail::throw_shape;
 
 /// Eigen-decomposition of a symmetric n x n matrix (row-major `a`, overwritten): eigenvalues
-/// descending in `w`; eigenvectors as rows of `vt` (n x n row-major).
+/// descending in `w`; eigenvectors as rows of `vt` (n x n row-major). See eigh.hpp.
 inline void sym_eigh(std::int64_t n, std::vector<double>& a, std::vector<double>& w,
                      std::vector<double>& vt) {
-  using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
-  w.assign(std::size_t(n), 0.0);
-  vt.assign(std::size_t(n * n), 0.0);
-  if (n == 0) return;
-  Eigen::Map<Mat> A(a.data(), n, n);  // symmetric: row- and column-major agree
-  // Map the entries to [-1, 1] as Eigen does: the deflation test below assumes that scale.
-  double scale = A.cwiseAbs().maxCoeff();
-  if (!(scale > 0)) scale = 1;
-  A /= scale;
-  Eigen::Tridiagonalization<Mat> tri(A);
-  Mat Q = tri.matrixQ();
-  // diagonal() and subDiagonal() are strided views of the factored matrix: copy by element.
-  const Eigen::VectorXd dg = tri.diagonal(), sd = tri.subDiagonal();
-  std::vector<double> diag(dg.data(), dg.data() + n);
-  std::vector<double> sub(static_cast<std::size_t>(n), 0.0);
-  for (std::int64_t i = 0; i + 1 < n; ++i) sub[std::size_t(i)] = sd(i);
-  // Implicit symmetric QR (Eigen's tridiagonal_qr_step), rotations recorded.
-  std::vector<kernels::ml::Rotation> rots;
-  rots.reserve(std::size_t(n * 4));
-  const double zero = std::numeric_limits<double>::min();
-  const double prec_inv = 1.0 / std::numeric_limits<double>::epsilon();
-  std::int64_t end = n - 1, start = 0, iter = 0;
-  const std::int64_t max_iter = 30 * n;
-  while (end > 0) {
-    for (std::int64_t i = start; i < end; ++i) {
-      if (std::fabs(sub[std::size_t(i)]) < zero) {
-        sub[std::size_t(i)] = 0;
-      } else {
-        const double sc = prec_inv * sub[std::size_t(i)];
-        if (sc * sc <= std::fabs(diag[std::size_t(i)]) + std::fabs(diag[std::size_t(i + 1)]))
-          sub[std::size_t(i)] = 0;
-      }
-    }
-    while (end > 0 && sub[std::size_t(end - 1)] == 0.0) --end;
-    if (end <= 0) break;
-    if (++iter > max_iter)
-      medkern::detail::throw_unsupported("pca: symmetric QR iteration did not converge (n = ", n,
-                                         ")");
-    start = end - 1;
-    while (start > 0 && sub[std::size_t(start - 1)] != 0.0) --start;
-    double* d = diag.data();
-    double* e = sub.data();
-    const double td = (d[end - 1] - d[end]) * 0.5;
-    const double ee = e[end - 1];
-    double mu = d[end];
-    if (td == 0.0) {
-      mu -= std::fabs(ee);
-    } else if (ee != 0.0) {
-      const double e2 = ee * ee;
-      const double h = std::hypot(td, ee);
-      if (e2 == 0.0)
-        mu -= ee / ((td + (td > 0 ? h : -h)) / ee);
-      else
-        mu -= e2 / (td + (td > 0 ? h : -h));
-    }
-    double x = d[start] - mu, z = e[start];
-    for (std::int64_t k = start; k < end && z != 0.0; ++k) {
-      // makeGivens(x, z): G^T [x; z] = [r; 0]
-      double c, s;
-      if (z == 0.0) {
-        c = x < 0 ? -1.0 : 1.0;
-        s = 0.0;
-      } else if (x == 0.0) {
-        c = 0.0;
-        s = z < 0 ? 1.0 : -1.0;
-      } else if (std::fabs(x) > std::fabs(z)) {
-        const double t = z / x;
-        double u = std::sqrt(1.0 + t * t);
-        if (x < 0) u = -u;
-        c = 1.0 / u;
-        s = -t * c;
-      } else {
-        const double t = x / z;
-        double u = std::sqrt(1.0 + t * t);
-        if (z < 0) u = -u;
-        s = -1.0 / u;
-        c = -t * s;
-      }
-      const double sdk = s * d[k] + c * e[k];
-      const double dkp1 = s * e[k] + c * d[k + 1];
-      d[k] = c * (c * d[k] - s * e[k]) - s * (c * e[k] - s * d[k + 1]);
-      d[k + 1] = s * sdk + c * dkp1;
-      e[k] = c * sdk - s * dkp1;
-      if (k > start) e[k - 1] = c * e[k - 1] - s * z;
-      x = e[k];
-      if (k < end - 1) {
-        z = -s * e[k + 1];
-        e[k + 1] = c * e[k + 1];
-      }
-      // Q = Q * G on columns (k, k+1): x' = c x - s y, y' = s x + c y.
-      rots.push_back({k, c, s});
-    }
-  }
-  // Apply the rotation sequence to Q (column-major, ld n) in independent row strips.
-  const auto& kern = kernels::ml::active_kernels();
-  const std::int64_t strip = 64;
-  parallel_tasks((n + strip - 1) / strip, [&](std::int64_t t) {
-    const std::int64_t r0 = t * strip, rn = std::min(strip, n - r0);
-    kern.rot_apply_f64(Q.data() + r0, n, rn, rots.data(), std::int64_t(rots.size()));
-  });
-  std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
-  std::iota(idx.begin(), idx.end(), 0);
-  std::stable_sort(idx.begin(), idx.end(),
-                   [&](std::int64_t i, std::int64_t j) { return diag[std::size_t(i)] > diag[std::size_t(j)]; });
-  for (std::int64_t r = 0; r < n; ++r) {
-    const std::int64_t c = idx[std::size_t(r)];
-    w[std::size_t(r)] = diag[std::size_t(c)] * scale;
-    std::copy(Q.data() + c * n, Q.data() + (c + 1) * n, vt.begin() + r * n);
-  }
+  eigh::sym_eigh(n, a, w, vt);
 }
 
 /// Column means (double) and total variance (ddof 1) of row-major X.

@@ -69,10 +69,17 @@ def _measure_paused(fns, rounds, warmup=1, pause=1.0):
 
 
 def _sklearnex_pca():
-    """scikit-learn-intelex's PCA class, or None when the package is not installed."""
+    """scikit-learn-intelex's PCA class, or None when it cannot be imported (reason on stderr).
+
+    oneDAL needs a oneTBB at least as new as its own; when medkern's extension was linked
+    against an older system oneTBB that is loaded first, the import fails with an undefined
+    ``tbb::detail::r1`` symbol. Preloading the newer library (``LD_PRELOAD=<venv>/lib/
+    libtbb.so.12``) lets both run on it.
+    """
     try:
         from sklearnex.decomposition import PCA
-    except ImportError:
+    except ImportError as e:
+        print(f"# scikit-learn-intelex not available: {e}", file=sys.stderr, flush=True)
         return None
     return PCA
 

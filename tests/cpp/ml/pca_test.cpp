@@ -82,6 +82,83 @@ TEST_CASE("pca: sym_eigh matches Eigen's SelfAdjointEigenSolver") {
   }
 }
 
+namespace {
+
+// A = O diag(lam) O^T with a random orthogonal O.
+Eigen::MatrixXd with_spectrum(const Eigen::VectorXd& lam, std::uint32_t seed) {
+  const auto n = lam.size();
+  std::mt19937 g(seed);
+  std::normal_distribution<double> d;
+  Eigen::MatrixXd r(n, n);
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (Eigen::Index j = 0; j < n; ++j) r(i, j) = d(g);
+  Eigen::HouseholderQR<Eigen::MatrixXd> qr(r);
+  const Eigen::MatrixXd o = qr.householderQ();
+  return o * lam.asDiagonal() * o.transpose();
+}
+
+// sym_eigh against Eigen: eigenvalues, residual, orthogonality, descending order.
+void check_eigh(const Eigen::MatrixXd& a) {
+  const std::int64_t n = a.rows();
+  std::vector<double> buf(a.data(), a.data() + n * n), w, vt;
+  ml::detail::sym_eigh(n, buf, w, vt);
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(a, Eigen::EigenvaluesOnly);
+  const double an = std::max(a.cwiseAbs().maxCoeff(), 1e-300);
+  Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> v(vt.data(), n, n);
+  Eigen::Map<const Eigen::VectorXd> wv(w.data(), n);
+  const double tol = 1e-13 * double(std::max<std::int64_t>(n, 10));
+  for (std::int64_t i = 0; i < n; ++i) {
+    CAPTURE(i);
+    CHECK(std::fabs(w[std::size_t(i)] - es.eigenvalues()(n - 1 - i)) <= tol * an);
+    if (i > 0) CHECK(w[std::size_t(i)] <= w[std::size_t(i - 1)]);
+  }
+  const double orth = (v * v.transpose() - Eigen::MatrixXd::Identity(n, n)).cwiseAbs().maxCoeff();
+  const double res = (a * v.transpose() - v.transpose() * wv.asDiagonal()).cwiseAbs().maxCoeff();
+  CHECK(orth <= tol);
+  CHECK(res <= tol * an);
+}
+
+}  // namespace
+
+TEST_CASE("pca: sym_eigh on clustered, repeated, graded and block spectra") {
+  // Sizes around the divide-and-conquer leaf (32), the panel width (32) and the parallel
+  // split (256).
+  for (std::int64_t n : {3, 31, 32, 33, 65, 130, 257, 300}) {
+    CAPTURE(n);
+    std::mt19937 g{static_cast<std::uint32_t>(n + 7)};
+    std::normal_distribution<double> d;
+    Eigen::VectorXd lam(n);
+    // random
+    for (std::int64_t i = 0; i < n; ++i) lam(i) = d(g);
+    check_eigh(with_spectrum(lam, 1));
+    // a tight cluster (relative width 1e-10) beside a few large values
+    for (std::int64_t i = 0; i < n; ++i) lam(i) = i < n / 10 ? 10 + d(g) : 1.0 + 1e-10 * double(i);
+    check_eigh(with_spectrum(lam, 2));
+    // three eigenvalues, each repeated about n / 3 times
+    for (std::int64_t i = 0; i < n; ++i) lam(i) = i % 3 == 0 ? 2.0 : (i % 3 == 1 ? -1.0 : 5.0);
+    check_eigh(with_spectrum(lam, 3));
+    // graded over 12 orders of magnitude (a covariance of nearly collinear features)
+    for (std::int64_t i = 0; i < n; ++i) lam(i) = std::pow(10.0, -12.0 * double(i) / double(n));
+    check_eigh(with_spectrum(lam, 4));
+    // rank deficient: half the spectrum exactly zero
+    for (std::int64_t i = 0; i < n; ++i) lam(i) = i < n / 2 ? 0.0 : 1.0 + d(g) * d(g);
+    check_eigh(with_spectrum(lam, 5));
+    // already diagonal with repeats (the tridiagonal has zero couplings)
+    Eigen::MatrixXd diag = Eigen::MatrixXd::Zero(n, n);
+    for (std::int64_t i = 0; i < n; ++i) diag(i, i) = double(i % 4);
+    check_eigh(diag);
+    // Wilkinson-type tridiagonal: pairs of eigenvalues agreeing to many digits
+    Eigen::MatrixXd wk = Eigen::MatrixXd::Zero(n, n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      wk(i, i) = std::fabs(double(i) - double(n - 1) / 2.0);
+      if (i + 1 < n) wk(i, i + 1) = wk(i + 1, i) = 1.0;
+    }
+    check_eigh(wk);
+    // zero matrix: every merge deflates completely
+    check_eigh(Eigen::MatrixXd::Zero(n, n));
+  }
+}
+
 TEST_CASE("pca: covariance_eigh, gram_eigh and svd agree with a reference SVD") {
   const std::int64_t n = 200, p = 37;
   const auto x = data(n, p, 1);

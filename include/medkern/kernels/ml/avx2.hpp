@@ -2,7 +2,7 @@
 //
 // Register plan (16 ymm): dot / axpy with 4 accumulators; gram_tile as 4-row x 1-panel
 // sub-tiles (8 f64 accumulators, 2 B loads, 4 broadcasts per k) or 8-row x 1-panel for f32;
-// gemm_nn / gemm_tn_acc as 4 x 8-column tiles (8 accumulators); rot_apply in 16-row strips.
+// gemm_nn / gemm_tn_acc as 4 x 8-column tiles (8 accumulators).
 // Tails: scalar loops (never read or write past the buffers).
 #pragma once
 
@@ -183,23 +183,6 @@ inline void gemm_tn_acc_f64(i64 m, i64 k, const double* a, i64 lda, const double
   }
 }
 
-inline void rot_apply_f64(double* q, i64 ldq, i64 rows, const Rotation* r, i64 n_rots) noexcept {
-  i64 i = 0;
-  for (; i + 16 <= rows; i += 16) {
-    for (i64 t = 0; t < n_rots; ++t) {
-      double* x = q + r[t].col * ldq + i;
-      double* y = x + ldq;
-      const __m256d c = _mm256_set1_pd(r[t].c), s = _mm256_set1_pd(r[t].s);
-      for (int v = 0; v < 4; ++v) {
-        const __m256d xv = _mm256_loadu_pd(x + 4 * v), yv = _mm256_loadu_pd(y + 4 * v);
-        _mm256_storeu_pd(x + 4 * v, _mm256_fnmadd_pd(s, yv, _mm256_mul_pd(c, xv)));
-        _mm256_storeu_pd(y + 4 * v, _mm256_fmadd_pd(s, xv, _mm256_mul_pd(c, yv)));
-      }
-    }
-  }
-  if (i < rows) impl<isa::ref_t>::rot_apply_f64(q + i, ldq, rows - i, r, n_rots);
-}
-
 }  // namespace avx2_detail
 
 template <>
@@ -236,10 +219,6 @@ struct impl<isa::avx2_t> {
                               const double* p, std::int64_t ldp, std::int64_t n, double* w,
                               std::int64_t ldw) noexcept {
     avx2_detail::gemm_tn_acc_f64(m, k, a, lda, p, ldp, n, w, ldw);
-  }
-  static void rot_apply_f64(double* q, std::int64_t ldq, std::int64_t rows, const Rotation* r,
-                            std::int64_t n_rots) noexcept {
-    avx2_detail::rot_apply_f64(q, ldq, rows, r, n_rots);
   }
 };
 

@@ -9,8 +9,6 @@
 //   gemm_nn_f64: 4 rows x up to 4 zmm (32 columns), 16 accumulators, B rows streamed.
 //   gemm_tn_acc_f64: 4 output rows (columns of A) x up to 4 zmm; per sample row 4 broadcasts
 //     of A and nv loads of P.
-//   rot_apply_f64: rotations applied to 32-row strips of two columns (4 zmm each); the strip of
-//     the whole matrix stays in L1/L2 while the full rotation sequence streams past it.
 #pragma once
 
 #include <immintrin.h>
@@ -245,33 +243,6 @@ inline void gemm_tn_acc_f64(i64 m, i64 k, const double* a, i64 lda, const double
   }
 }
 
-inline void rot_apply_f64(double* q, i64 ldq, i64 rows, const Rotation* r, i64 n_rots) noexcept {
-  i64 i = 0;
-  for (; i + 32 <= rows; i += 32) {
-    for (i64 t = 0; t < n_rots; ++t) {
-      double* x = q + r[t].col * ldq + i;
-      double* y = x + ldq;
-      const __m512d c = _mm512_set1_pd(r[t].c), s = _mm512_set1_pd(r[t].s);
-      for (int v = 0; v < 4; ++v) {
-        const __m512d xv = _mm512_loadu_pd(x + 8 * v), yv = _mm512_loadu_pd(y + 8 * v);
-        _mm512_storeu_pd(x + 8 * v, _mm512_fnmadd_pd(s, yv, _mm512_mul_pd(c, xv)));
-        _mm512_storeu_pd(y + 8 * v, _mm512_fmadd_pd(s, xv, _mm512_mul_pd(c, yv)));
-      }
-    }
-  }
-  for (; i < rows; i += 8) {
-    const __mmask8 m = mask8(rows - i >= 8 ? 8 : rows - i);
-    for (i64 t = 0; t < n_rots; ++t) {
-      double* x = q + r[t].col * ldq + i;
-      double* y = x + ldq;
-      const __m512d c = _mm512_set1_pd(r[t].c), s = _mm512_set1_pd(r[t].s);
-      const __m512d xv = _mm512_maskz_loadu_pd(m, x), yv = _mm512_maskz_loadu_pd(m, y);
-      _mm512_mask_storeu_pd(x, m, _mm512_fnmadd_pd(s, yv, _mm512_mul_pd(c, xv)));
-      _mm512_mask_storeu_pd(y, m, _mm512_fmadd_pd(s, xv, _mm512_mul_pd(c, yv)));
-    }
-  }
-}
-
 }  // namespace avx512_detail
 
 template <>
@@ -308,10 +279,6 @@ struct impl<isa::avx512_t> {
                               const double* p, std::int64_t ldp, std::int64_t n, double* w,
                               std::int64_t ldw) noexcept {
     avx512_detail::gemm_tn_acc_f64(m, k, a, lda, p, ldp, n, w, ldw);
-  }
-  static void rot_apply_f64(double* q, std::int64_t ldq, std::int64_t rows, const Rotation* r,
-                            std::int64_t n_rots) noexcept {
-    avx512_detail::rot_apply_f64(q, ldq, rows, r, n_rots);
   }
 };
 

@@ -10,9 +10,6 @@
 //     the Gram matrix X^T X of a row-major X is a sum of panel outer products.  2*8*8nb*kc FLOP
 //   gemm_nn_f64(m, k, a, lda, b, ldb, n, c, ldc): C[m x n] = A[m x k] B[k x n]   (n % 8 == 0)
 //   gemm_tn_acc_f64(m, k, a, lda, p, ldp, n, w, ldw): W[k x n] += A[m x k]^T P[m x n] (n % 8 == 0)
-//   rot_apply_f64(q, ldq, rows, rots, n_rots): for each rotation (col, c, s) in order,
-//       x = Q[:, col], y = Q[:, col+1] over `rows` rows: x' = c x - s y, y' = s x + c y
-//     (Q column-major; the eigenvector update of the implicit symmetric QR algorithm).
 // Accumulation: the reference sums in double (long double is not needed at these sizes); the
 // vector variants sum in T with several partial sums, like BLAS.
 #pragma once
@@ -22,12 +19,6 @@
 #include "medkern/core/isa.hpp"
 
 namespace medkern::kernels::ml {
-
-/// One Givens rotation of columns (col, col+1).
-struct Rotation {
-  std::int64_t col;
-  double c, s;
-};
 
 /// Panel width of the packed Gram layout (all ISAs, both dtypes).
 inline constexpr std::int64_t kPanel = 8;
@@ -49,8 +40,6 @@ struct MlRow {
   void (*gemm_tn_acc_f64)(std::int64_t, std::int64_t, const double*, std::int64_t,
                           const double*, std::int64_t, std::int64_t, double*,
                           std::int64_t) noexcept;
-  void (*rot_apply_f64)(double*, std::int64_t, std::int64_t, const Rotation*,
-                        std::int64_t) noexcept;
 };
 
 template <class IsaTag>
@@ -101,19 +90,6 @@ struct impl<isa::ref_t> {
         w[l * ldw + j] += s;
       }
   }
-  static void rot_apply_f64(double* q, std::int64_t ldq, std::int64_t rows, const Rotation* r,
-                            std::int64_t n_rots) noexcept {
-    for (std::int64_t t = 0; t < n_rots; ++t) {
-      double* x = q + r[t].col * ldq;
-      double* y = x + ldq;
-      const double c = r[t].c, s = r[t].s;
-      for (std::int64_t i = 0; i < rows; ++i) {
-        const double xi = x[i], yi = y[i];
-        x[i] = c * xi - s * yi;
-        y[i] = s * xi + c * yi;
-      }
-    }
-  }
 };
 
 template <class Impl>
@@ -127,8 +103,7 @@ constexpr MlRow ml_row(Isa isa) {
                &Impl::template gram_tile<double>,
                &Impl::template gram_tile<float>,
                &Impl::gemm_nn_f64,
-               &Impl::gemm_tn_acc_f64,
-               &Impl::rot_apply_f64};
+               &Impl::gemm_tn_acc_f64};
 }
 
 }  // namespace medkern::kernels::ml

@@ -1,0 +1,561 @@
+// medkern/ml/eigh.hpp — dense symmetric eigensolver (double): blocked Householder
+// tridiagonalization, divide-and-conquer tridiagonal eigensolver, blocked WY back-transformation.
+//
+// The algorithm is LAPACK's dsyevd in outline (dsytrd + dstedc + dormtr); the code is our own:
+//   * tridiagonalize — lower storage, panels of kNb columns. Within a panel each column is
+//     updated by the panel's earlier reflectors and their W columns (W = tau A v corrected for
+//     the pending rank-2k update, as dlatrd); the symmetric matrix-vector product reads the lower
+//     triangle once (fused dot + axpy per column, columns split by area over the threads).
+//     After a panel the trailing lower triangle takes the rank-2k update A -= V W^T + W V^T as one
+//     GEMM per column block (kernels/ml gemm_nn_f64). Half of the flops are in the
+//     matrix-vector products, as in every one-stage reduction.
+//   * tridiagonal_eigh — Cuppen's divide and conquer: T = diag(T1, T2) + rho u u^T, the halves
+//     solved recursively (in parallel), leaves of <= kLeaf rows by Eigen's implicit QL.
+//     Merge: deflation of small z components and of close pole pairs (Givens rotation), secular
+//     equation roots by a two-pole rational model (the "middle way" of Li, as LAPACK's dlaed4)
+//     safeguarded by bisection, with every root kept as a distance from its nearer pole so that
+//     d_j - lambda_i is accurate; z recomputed by Loewner's formula (Gu and Eisenstat) so the
+//     eigenvectors are orthogonal to working precision even for clustered eigenvalues; the
+//     eigenvector update Q U is a GEMM.
+//   * back_transform — X = H_0 ... H_{n-2} Z with the reflectors in blocks of kNb (compact WY,
+//     I - V T V^T, T upper triangular), two GEMMs per block, column blocks of X in parallel.
+#pragma once
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "medkern/core/threading.hpp"
+#include "medkern/kernels/ml/registry.hpp"
+
+namespace medkern::ml::detail::eigh {
+
+using i64 = std::int64_t;
+using kernels::ml::MlRow;
+
+inline constexpr i64 kNb = 32;    ///< panel / WY block width
+inline constexpr i64 kLeaf = 32;  ///< divide-and-conquer leaf size
+
+inline i64 pad8(i64 n) { return (n + 7) / 8 * 8; }
+
+/// C[m x n] -= A[m x k] B[k x n] (row-major). B must be readable for pad8(n) columns per row.
+inline void gemm_sub(const MlRow& kr, i64 m, i64 k, const double* a, i64 lda, const double* b,
+                     i64 ldb, i64 n, double* c, i64 ldc, std::vector<double>& tmp) {
+  if (m <= 0 || n <= 0 || k <= 0) return;
+  const i64 n8 = pad8(n);
+  constexpr i64 kRows = 64;
+  tmp.resize(static_cast<std::size_t>(kRows * n8));
+  for (i64 r0 = 0; r0 < m; r0 += kRows) {
+    const i64 rm = std::min(kRows, m - r0);
+    kr.gemm_nn_f64(rm, k, a + r0 * lda, lda, b, ldb, n8, tmp.data(), n8);
+    for (i64 i = 0; i < rm; ++i) {
+      double* ci = c + (r0 + i) * ldc;
+      const double* ti = tmp.data() + i * n8;
+      for (i64 j = 0; j < n; ++j) ci[j] -= ti[j];
+    }
+  }
+}
+
+/// y[0, m) = L v for the symmetric matrix whose lower triangle is stored column-major at `a`
+/// (ld lda). Columns split into chunks of equal area; per-chunk partial results are summed.
+inline void lower_symv(const MlRow& kr, const double* a, i64 lda, i64 m, const double* v,
+                       double* y, std::vector<double>& part) {
+  const i64 threads = num_threads();
+  const i64 chunks = (m < 192 || threads == 1) ? 1 : std::min<i64>(2 * threads, m / 64);
+  auto run = [&](i64 j0, i64 j1, double* yy) {
+    for (i64 j = j0; j < j1; ++j) {
+      const double* c = a + j * lda + j;
+      const i64 len = m - j - 1;
+      yy[j] += c[0] * v[j] + (len > 0 ? kr.dot_f64(c + 1, v + j + 1, len) : 0.0);
+      if (len > 0) kr.axpy_f64(v[j], c + 1, yy + j + 1, len);
+    }
+  };
+  if (chunks == 1) {
+    std::fill(y, y + m, 0.0);
+    run(0, m, y);
+    return;
+  }
+  // Column j carries m - j entries: boundaries at equal fractions of m^2 / 2.
+  std::vector<i64> bnd(static_cast<std::size_t>(chunks + 1));
+  for (i64 c = 0; c <= chunks; ++c) {
+    const double f = double(c) / double(chunks);
+    bnd[std::size_t(c)] = std::clamp<i64>(i64(double(m) * (1.0 - std::sqrt(1.0 - f))), 0, m);
+  }
+  bnd[std::size_t(chunks)] = m;
+  part.assign(static_cast<std::size_t>(chunks * m), 0.0);
+  parallel_tasks(chunks, [&](i64 c) {
+    run(bnd[std::size_t(c)], bnd[std::size_t(c + 1)], part.data() + c * m);
+  });
+  std::fill(y, y + m, 0.0);
+  for (i64 c = 0; c < chunks; ++c) {
+    const double* p = part.data() + c * m;
+    for (i64 j = 0; j < m; ++j) y[j] += p[j];
+  }
+}
+
+/// Reduces the symmetric matrix A (n x n, column-major, lower triangle used; ld n) to
+/// tridiagonal form Q^T A Q = T. On return d (n), e (n - 1) hold T; column i of A below row i
+/// holds reflector v_i (v_i[i + 1] = 1 stored explicitly), tau (n - 1) its scalar.
+inline void tridiagonalize(const MlRow& kr, i64 n, double* A, double* d, double* e, double* tau) {
+  if (n == 1) {
+    d[0] = A[0];
+    return;
+  }
+  auto col = [&](i64 j) { return A + j * n; };
+  std::vector<double> W(static_cast<std::size_t>(n * kNb), 0.0), y(static_cast<std::size_t>(n)), t1(kNb), t2(kNb), part;
+  std::vector<double> Z, Ut, tmp;
+  for (i64 j0 = 0; j0 < n - 1; j0 += kNb) {
+    const i64 nb = std::min(kNb, n - 1 - j0);
+    for (i64 k = 0; k < nb; ++k) {
+      const i64 i = j0 + k;
+      double* ci = col(i);
+      // Column i (rows i..n) by the panel's earlier reflectors: -= V W(i,:)^T + W V(i,:)^T.
+      for (i64 q = 0; q < k; ++q) {
+        kr.axpy_f64(-W[std::size_t(q * n + i)], col(j0 + q) + i, ci + i, n - i);
+        kr.axpy_f64(-col(j0 + q)[i], W.data() + q * n + i, ci + i, n - i);
+      }
+      d[i] = ci[i];
+      // Householder reflector annihilating A(i+2:n, i).
+      double* x = ci + i + 1;
+      const i64 m = n - i - 1;
+      const double alpha = x[0];
+      const double xn2 = m > 1 ? kr.dot_f64(x + 1, x + 1, m - 1) : 0.0;
+      double* w = W.data() + k * n + i + 1;
+      if (xn2 == 0.0) {
+        tau[i] = 0.0;
+        e[i] = alpha;
+        x[0] = 1.0;
+        std::fill(w, w + m, 0.0);
+        continue;
+      }
+      const double beta = -std::copysign(std::sqrt(alpha * alpha + xn2), alpha);
+      tau[i] = (beta - alpha) / beta;
+      const double sc = 1.0 / (alpha - beta);
+      for (i64 r = 1; r < m; ++r) x[r] *= sc;
+      e[i] = beta;
+      x[0] = 1.0;
+      // w = tau (A22 - V W^T - W V^T) v, then w -= tau/2 (w.v) v.
+      lower_symv(kr, col(i + 1) + i + 1, n, m, x, y.data(), part);
+      for (i64 q = 0; q < k; ++q) {
+        t1[std::size_t(q)] = kr.dot_f64(W.data() + q * n + i + 1, x, m);
+        t2[std::size_t(q)] = kr.dot_f64(col(j0 + q) + i + 1, x, m);
+      }
+      for (i64 q = 0; q < k; ++q) {
+        kr.axpy_f64(-t1[std::size_t(q)], col(j0 + q) + i + 1, y.data(), m);
+        kr.axpy_f64(-t2[std::size_t(q)], W.data() + q * n + i + 1, y.data(), m);
+      }
+      const double ti = tau[i];
+      for (i64 r = 0; r < m; ++r) y[std::size_t(r)] *= ti;
+      const double a2 = -0.5 * ti * kr.dot_f64(y.data(), x, m);
+      for (i64 r = 0; r < m; ++r) w[r] = y[std::size_t(r)] + a2 * x[r];
+    }
+    // Trailing lower triangle A(j1:n, j1:n) -= V W^T + W V^T. Column-major A seen row-major is
+    // R[c][r] = A(r, c): R[c][r] -= sum_q Z[c][q] Ut[q][r], Z = [W V], Ut = [V W]^T.
+    const i64 j1 = j0 + nb, mt = n - j1;
+    if (mt <= 0) continue;
+    const i64 k2 = 2 * nb, ldu = pad8(mt) + 8;
+    Z.assign(static_cast<std::size_t>(mt * k2), 0.0);
+    Ut.assign(static_cast<std::size_t>(k2 * ldu), 0.0);
+    for (i64 q = 0; q < nb; ++q) {
+      const double* vq = col(j0 + q);
+      const double* wq = W.data() + q * n;
+      for (i64 r = 0; r < mt; ++r) {
+        Z[std::size_t(r * k2 + q)] = wq[j1 + r];
+        Z[std::size_t(r * k2 + nb + q)] = vq[j1 + r];
+        Ut[std::size_t(q * ldu + r)] = vq[j1 + r];
+        Ut[std::size_t((nb + q) * ldu + r)] = wq[j1 + r];
+      }
+    }
+    constexpr i64 kCols = 16;
+    const i64 blocks = (mt + kCols - 1) / kCols;
+    parallel_for_1d(blocks, 1, [&](i64 b0, i64 b1) {
+      std::vector<double> scratch;
+      for (i64 b = b0; b < b1; ++b) {
+        const i64 c0 = b * kCols, cn = std::min(kCols, mt - c0);
+        // rows r >= c0 of columns [c0, c0 + cn) (the strictly upper corner is never read)
+        gemm_sub(kr, cn, k2, Z.data() + c0 * k2, k2, Ut.data() + c0, ldu, mt - c0,
+                 col(j1 + c0) + j1 + c0, n, scratch);
+      }
+    });
+  }
+  d[n - 1] = col(n - 1)[n - 1];
+}
+
+/// X (n x nc row-major, ldx; columns padded to a multiple of 8 and readable) = Q X with
+/// Q = H_0 ... H_{n-2} from tridiagonalize(): blocks of kNb reflectors as I - V T V^T.
+inline void back_transform(const MlRow& kr, i64 n, const double* A, const double* tau, double* X,
+                           i64 ldx, i64 nc) {
+  const i64 nr = n - 1;  // reflectors
+  if (nr <= 0) return;
+  const i64 nc8 = pad8(nc);
+  constexpr i64 kCols = 64;
+  const i64 cblocks = (nc8 + kCols - 1) / kCols;
+  std::vector<double> V, T;
+  for (i64 i0 = (nr - 1) / kNb * kNb; i0 >= 0; i0 -= kNb) {
+    const i64 nb = std::min(kNb, nr - i0);
+    const i64 r0 = i0 + 1, m = n - r0;  // rows touched
+    // V: m x nb row-major, unit lower trapezoidal (zeros above the unit diagonal).
+    V.assign(static_cast<std::size_t>(m * kNb), 0.0);
+    for (i64 q = 0; q < nb; ++q) {
+      const double* v = A + (i0 + q) * n;
+      V[std::size_t(q * kNb + q)] = 1.0;
+      for (i64 r = q + 1; r < m; ++r) V[std::size_t(r * kNb + q)] = v[r0 + r];
+    }
+    // T (row-major nb x nb, padded to kNb): T(0:j, j) = -tau_j T(0:j, 0:j) (V(:, 0:j)^T v_j).
+    T.assign(static_cast<std::size_t>(kNb * kNb), 0.0);
+    std::vector<double> s(static_cast<std::size_t>(kNb));
+    for (i64 j = 0; j < nb; ++j) {
+      const double tj = tau[i0 + j];
+      for (i64 q = 0; q < j; ++q) {
+        double acc = 0;
+        for (i64 r = j; r < m; ++r) acc += V[std::size_t(r * kNb + q)] * V[std::size_t(r * kNb + j)];
+        s[std::size_t(q)] = acc;
+      }
+      for (i64 q = 0; q < j; ++q) {
+        double acc = 0;
+        for (i64 l = q; l < j; ++l) acc += T[std::size_t(q * kNb + l)] * s[std::size_t(l)];
+        T[std::size_t(q * kNb + j)] = -tj * acc;
+      }
+      T[std::size_t(j * kNb + j)] = tj;
+    }
+    parallel_for_1d(cblocks, 1, [&](i64 b0, i64 b1) {
+      std::vector<double> w1(static_cast<std::size_t>(kNb * kCols)), w2(static_cast<std::size_t>(kNb * kCols)), scratch;
+      for (i64 b = b0; b < b1; ++b) {
+        const i64 c0 = b * kCols, cn = std::min(kCols, nc8 - c0);
+        double* xs = X + r0 * ldx + c0;
+        std::fill(w1.begin(), w1.end(), 0.0);
+        kr.gemm_tn_acc_f64(m, kNb, V.data(), kNb, xs, ldx, cn, w1.data(), kCols);  // V^T X
+        kr.gemm_nn_f64(kNb, kNb, T.data(), kNb, w1.data(), kCols, cn, w2.data(), kCols);  // T W1
+        gemm_sub(kr, m, kNb, V.data(), kNb, w2.data(), kCols, cn, xs, ldx, scratch);
+      }
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Divide and conquer on the tridiagonal matrix.
+
+/// Root i of 1 + rho sum_j z_j^2 / (dl_j - lambda) = 0 (dl ascending, rho > 0). Writes
+/// delta[j] = dl_j - lambda_i, each computed from the nearer pole; returns lambda_i.
+inline double secular_root(i64 K, const double* dl, const double* z2, double rho, i64 i,
+                           double* delta) {
+  constexpr double eps = std::numeric_limits<double>::epsilon();
+  i64 org;
+  double lo, hi;
+  if (i < K - 1) {
+    const double gap = dl[i + 1] - dl[i], mid = 0.5 * gap;
+    double f = 1.0;
+    for (i64 j = 0; j < K; ++j) f += rho * z2[j] / ((dl[j] - dl[i]) - mid);
+    if (f >= 0) {
+      org = i;
+      lo = 0.0;
+      hi = mid;
+    } else {
+      org = i + 1;
+      lo = -mid;
+      hi = 0.0;
+    }
+  } else {
+    org = K - 1;
+    double zs = 0;
+    for (i64 j = 0; j < K; ++j) zs += z2[j];
+    lo = 0.0;
+    hi = rho * zs;
+  }
+  const double o = dl[org];
+  for (i64 j = 0; j < K; ++j) delta[j] = dl[j] - o;
+  double t = 0.5 * (lo + hi);
+  for (int it = 0; it < 200; ++it) {
+    double psi = 0, dpsi = 0, phi = 0, dphi = 0, asum = 0;
+    for (i64 j = 0; j <= i; ++j) {
+      const double r = 1.0 / (delta[j] - t), q = rho * z2[j] * r;
+      psi += q;
+      dpsi += q * r;
+      asum += std::fabs(q);
+    }
+    for (i64 j = i + 1; j < K; ++j) {
+      const double r = 1.0 / (delta[j] - t), q = rho * z2[j] * r;
+      phi += q;
+      dphi += q * r;
+      asum += std::fabs(q);
+    }
+    const double g = 1.0 + psi + phi;
+    if (g == 0.0) break;
+    if (g > 0)
+      hi = t;
+    else
+      lo = t;
+    if (std::fabs(g) <= 4.0 * eps * double(K) * (1.0 + asum)) break;
+    if (hi - lo <= 2.0 * eps * std::max(std::fabs(lo), std::fabs(hi))) break;
+    // Two-pole model c + bp / (delta_i - s) + bf / (delta_{i+1} - s) through (t, g, g').
+    const double di = delta[i] - t;
+    double tn;
+    if (i < K - 1) {
+      const double di1 = delta[i + 1] - t;
+      const double bp = dpsi * di * di, bf = dphi * di1 * di1;
+      const double c = g - bp / di - bf / di1;
+      const double A = c, B = c * (di + di1) + bp + bf, C = di * di1 * g;
+      double eta;
+      if (A == 0.0) {
+        eta = C / B;
+      } else {
+        const double disc = std::sqrt(std::max(B * B - 4.0 * A * C, 0.0));
+        const double qq = 0.5 * (B + std::copysign(disc, B));
+        const double e1 = qq / A, e2 = qq != 0.0 ? C / qq : e1;
+        // the root between the poles: delta_i - t < eta < delta_{i+1} - t
+        const bool ok1 = e1 > di && e1 < di1, ok2 = e2 > di && e2 < di1;
+        eta = ok2 ? e2 : (ok1 ? e1 : 0.5 * (lo + hi) - t);
+      }
+      tn = t + eta;
+    } else {
+      const double bp = dpsi * di * di;
+      const double c = g - bp / di;
+      tn = c != 0.0 ? t + di + bp / c : 0.5 * (lo + hi);
+    }
+    if (!(tn > lo && tn < hi)) tn = 0.5 * (lo + hi);
+    if (tn == t) break;
+    t = tn;
+  }
+  for (i64 j = 0; j < K; ++j) delta[j] -= t;
+  return o + t;
+}
+
+/// Eigen-decomposition of the symmetric tridiagonal (d, e): d <- eigenvalues ascending; columns
+/// of z (n x n block of a row-major matrix, ld ldz, zero outside the block on entry) <-
+/// eigenvectors. e is read only.
+inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e, double* z,
+                             i64 ldz) {
+  if (n <= kLeaf) {
+    Eigen::VectorXd dg(n), sd(std::max<i64>(n - 1, 0));
+    for (i64 i = 0; i < n; ++i) dg(i) = d[i];
+    for (i64 i = 0; i + 1 < n; ++i) sd(i) = e[i];
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es;
+    es.computeFromTridiagonal(dg, sd, Eigen::ComputeEigenvectors);
+    for (i64 i = 0; i < n; ++i) {
+      d[i] = es.eigenvalues()(i);
+      for (i64 r = 0; r < n; ++r) z[r * ldz + i] = es.eigenvectors()(r, i);
+    }
+    return;
+  }
+  const i64 m = n / 2;
+  const double beta = e[m - 1], rho0 = std::fabs(beta);
+  d[m - 1] -= rho0;
+  d[m] -= rho0;
+  if (n >= 256) {
+    parallel_tasks(2, [&](i64 h) {
+      if (h == 0)
+        tridiagonal_eigh(kr, m, d, e, z, ldz);
+      else
+        tridiagonal_eigh(kr, n - m, d + m, e + m, z + m * ldz + m, ldz);
+    });
+  } else {
+    tridiagonal_eigh(kr, m, d, e, z, ldz);
+    tridiagonal_eigh(kr, n - m, d + m, e + m, z + m * ldz + m, ldz);
+  }
+  // u = Q^T (e_{m-1} + sign(beta) e_m): last row of Q1, first row of Q2.
+  std::vector<double> u(static_cast<std::size_t>(n), 0.0);
+  for (i64 j = 0; j < m; ++j) u[std::size_t(j)] = z[(m - 1) * ldz + j];
+  const double sg = beta < 0 ? -1.0 : 1.0;
+  for (i64 j = m; j < n; ++j) u[std::size_t(j)] = sg * z[m * ldz + j];
+  double un = 0;
+  for (double v : u) un += v * v;
+  double rho = rho0 * un;
+  const double is = 1.0 / std::sqrt(un);
+  for (double& v : u) v *= is;
+  // Sort the poles; gather the columns in that order (row-major n x n8).
+  std::vector<i64> perm(static_cast<std::size_t>(n));
+  std::iota(perm.begin(), perm.end(), 0);
+  std::stable_sort(perm.begin(), perm.end(), [&](i64 a, i64 b) { return d[a] < d[b]; });
+  std::vector<double> ds(static_cast<std::size_t>(n)), zs(static_cast<std::size_t>(n));
+  std::vector<int> typ(static_cast<std::size_t>(n));  // 1: rows [0, m) only, 2: [m, n), 3: both
+  for (i64 j = 0; j < n; ++j) {
+    typ[std::size_t(j)] = perm[std::size_t(j)] < m ? 1 : 2;
+    ds[std::size_t(j)] = d[perm[std::size_t(j)]];
+    zs[std::size_t(j)] = u[std::size_t(perm[std::size_t(j)])];
+  }
+  // Qw column-major (column j contiguous) so Givens rotations touch contiguous columns.
+  std::vector<double> Qw(static_cast<std::size_t>(n * n));
+  parallel_for_1d(n, 64, [&](i64 j0, i64 j1) {
+    for (i64 j = j0; j < j1; ++j) {
+      const i64 src = perm[std::size_t(j)];
+      double* qj = Qw.data() + j * n;
+      for (i64 r = 0; r < n; ++r) qj[r] = z[r * ldz + src];
+    }
+  });
+  // Deflation.
+  constexpr double eps = std::numeric_limits<double>::epsilon();
+  double dmax = 0;
+  for (double v : ds) dmax = std::max(dmax, std::fabs(v));
+  const double tol = 8.0 * eps * std::max(dmax, rho);
+  std::vector<i64> keep, defl;
+  keep.reserve(static_cast<std::size_t>(n));
+  i64 prev = -1;
+  for (i64 j = 0; j < n; ++j) {
+    if (rho * std::fabs(zs[std::size_t(j)]) <= tol) {
+      defl.push_back(j);
+      continue;
+    }
+    if (prev < 0) {
+      prev = j;
+      continue;
+    }
+    const double zp = zs[std::size_t(prev)], zj = zs[std::size_t(j)];
+    const double tn = std::hypot(zp, zj);
+    const double c = zj / tn, s = -zp / tn;
+    const double t = ds[std::size_t(j)] - ds[std::size_t(prev)];
+    if (std::fabs(t * c * s) <= tol) {
+      zs[std::size_t(j)] = tn;
+      zs[std::size_t(prev)] = 0.0;
+      double* x = Qw.data() + prev * n;
+      double* y = Qw.data() + j * n;
+      for (i64 r = 0; r < n; ++r) {
+        const double xr = x[r], yr = y[r];
+        x[r] = c * xr + s * yr;
+        y[r] = c * yr - s * xr;
+      }
+      const double dp = ds[std::size_t(prev)], dj = ds[std::size_t(j)];
+      ds[std::size_t(prev)] = dp * c * c + dj * s * s;
+      ds[std::size_t(j)] = dp * s * s + dj * c * c;
+      if (typ[std::size_t(prev)] != typ[std::size_t(j)]) typ[std::size_t(prev)] = typ[std::size_t(j)] = 3;
+      defl.push_back(prev);
+    } else {
+      keep.push_back(prev);
+    }
+    prev = j;
+  }
+  if (prev >= 0) keep.push_back(prev);
+  const i64 K = i64(keep.size());
+  std::vector<double> lam(static_cast<std::size_t>(n));
+  // Output columns (column-major, ld ldo): K secular ones (Q U), then the deflated ones.
+  const i64 ldo = pad8(n) + 8;
+  std::vector<double> out(static_cast<std::size_t>(n * ldo));
+  if (K > 0) {
+    std::vector<double> dl(static_cast<std::size_t>(K)), zl(static_cast<std::size_t>(K)),
+        z2(static_cast<std::size_t>(K));
+    for (i64 a = 0; a < K; ++a) {
+      dl[std::size_t(a)] = ds[std::size_t(keep[std::size_t(a)])];
+      zl[std::size_t(a)] = zs[std::size_t(keep[std::size_t(a)])];
+      z2[std::size_t(a)] = zl[std::size_t(a)] * zl[std::size_t(a)];
+    }
+    std::vector<double> delta(static_cast<std::size_t>(K * K));  // row i: dl_j - lambda_i
+    parallel_for_1d(K, 16, [&](i64 i0, i64 i1) {
+      for (i64 i = i0; i < i1; ++i)
+        lam[std::size_t(i)] = secular_root(K, dl.data(), z2.data(), rho, i, delta.data() + i * K);
+    });
+    // Loewner: zhat_j^2 = (lambda_j - d_j)/rho prod_{i != j} (lambda_i - d_j) / (d_i - d_j),
+    // accumulated over the rows of delta (contiguous) for chunks of j.
+    std::vector<double> zh(static_cast<std::size_t>(K));
+    for (i64 j = 0; j < K; ++j) zh[std::size_t(j)] = -delta[std::size_t(j * K + j)] / rho;
+    parallel_for_1d(K, 64, [&](i64 j0, i64 j1) {
+      double* p = zh.data();
+      const double* dd = dl.data();
+      for (i64 i = 0; i < K; ++i) {
+        const double* row = delta.data() + i * K;
+        const double di = dd[i];
+        const i64 a = std::min(std::max(i, j0), j1);
+        for (i64 j = j0; j < a; ++j) p[j] *= row[j] / (dd[j] - di);
+        for (i64 j = std::max(a, i + 1); j < j1; ++j) p[j] *= row[j] / (dd[j] - di);
+      }
+    });
+    for (i64 j = 0; j < K; ++j)
+      zh[std::size_t(j)] = std::copysign(std::sqrt(std::max(zh[std::size_t(j)], 0.0)), zl[std::size_t(j)]);
+    // Columns of Q that are zero in the bottom rows [m, n) (type 1) or the top rows (type 2)
+    // take part in only one half of the product (as LAPACK's dlaed2 / dlaed3).
+    std::vector<i64> top, bot;
+    for (i64 a = 0; a < K; ++a) {
+      const int t = typ[std::size_t(keep[std::size_t(a)])];
+      if (t != 2) top.push_back(a);
+      if (t != 1) bot.push_back(a);
+    }
+    const i64 K1 = i64(top.size()), K2 = i64(bot.size()), mb = n - m;
+    const i64 ld1 = pad8(m), ld2 = pad8(mb);
+    // U^T rows (eigenvector i of the rank-one problem), split by the two column groups.
+    std::vector<double> U1(static_cast<std::size_t>(K * std::max<i64>(K1, 1))),
+        U2(static_cast<std::size_t>(K * std::max<i64>(K2, 1)));
+    std::vector<double> B1(static_cast<std::size_t>(std::max<i64>(K1, 1) * ld1), 0.0),
+        B2(static_cast<std::size_t>(std::max<i64>(K2, 1) * ld2), 0.0);
+    for (i64 a = 0; a < K1; ++a)
+      std::copy(Qw.data() + keep[std::size_t(top[std::size_t(a)])] * n,
+                Qw.data() + keep[std::size_t(top[std::size_t(a)])] * n + m, B1.data() + a * ld1);
+    for (i64 a = 0; a < K2; ++a)
+      std::copy(Qw.data() + keep[std::size_t(bot[std::size_t(a)])] * n + m,
+                Qw.data() + keep[std::size_t(bot[std::size_t(a)])] * n + n, B2.data() + a * ld2);
+    parallel_for_1d(K, 16, [&](i64 i0, i64 i1) {
+      std::vector<double> u(static_cast<std::size_t>(K));
+      for (i64 i = i0; i < i1; ++i) {
+        const double* dr = delta.data() + i * K;
+        double s2 = 0;
+        for (i64 j = 0; j < K; ++j) {
+          u[std::size_t(j)] = zh[std::size_t(j)] / dr[j];
+          s2 += u[std::size_t(j)] * u[std::size_t(j)];
+        }
+        const double inv = 1.0 / std::sqrt(s2);
+        for (i64 a = 0; a < K1; ++a) U1[std::size_t(i * K1 + a)] = u[std::size_t(top[std::size_t(a)])] * inv;
+        for (i64 a = 0; a < K2; ++a) U2[std::size_t(i * K2 + a)] = u[std::size_t(bot[std::size_t(a)])] * inv;
+      }
+    });
+    // out column i = Q U(:, i): top rows from group 1, then bottom rows from group 2 (the top
+    // product's padding spills into the bottom rows before they are written).
+    parallel_for_1d(K, 16, [&](i64 i0, i64 i1) {
+      double* o = out.data() + i0 * ldo;
+      if (K1 > 0)
+        kr.gemm_nn_f64(i1 - i0, K1, U1.data() + i0 * K1, K1, B1.data(), ld1, ld1, o, ldo);
+      else
+        for (i64 i = i0; i < i1; ++i) std::fill(out.data() + i * ldo, out.data() + i * ldo + m, 0.0);
+      if (K2 > 0)
+        kr.gemm_nn_f64(i1 - i0, K2, U2.data() + i0 * K2, K2, B2.data(), ld2, ld2, o + m, ldo);
+      else
+        for (i64 i = i0; i < i1; ++i) std::fill(out.data() + i * ldo + m, out.data() + i * ldo + n, 0.0);
+    });
+  }
+  for (i64 a = 0; a < i64(defl.size()); ++a) {
+    const i64 j = defl[std::size_t(a)];
+    lam[std::size_t(K + a)] = ds[std::size_t(j)];
+    std::copy(Qw.data() + j * n, Qw.data() + (j + 1) * n, out.data() + (K + a) * ldo);
+  }
+  std::vector<i64> ord(static_cast<std::size_t>(n));
+  std::iota(ord.begin(), ord.end(), 0);
+  std::stable_sort(ord.begin(), ord.end(),
+                   [&](i64 a, i64 b) { return lam[std::size_t(a)] < lam[std::size_t(b)]; });
+  for (i64 c = 0; c < n; ++c) {
+    const i64 src = ord[std::size_t(c)];
+    d[c] = lam[std::size_t(src)];
+    const double* oc = out.data() + src * ldo;
+    for (i64 r = 0; r < n; ++r) z[r * ldz + c] = oc[r];
+  }
+}
+
+/// Symmetric eigen-decomposition of the n x n matrix `a` (row-major = column-major; both
+/// triangles on entry, overwritten): eigenvalues descending in w, eigenvectors as rows of vt.
+inline void sym_eigh(i64 n, std::vector<double>& a, std::vector<double>& w, std::vector<double>& vt) {
+  w.assign(static_cast<std::size_t>(n), 0.0);
+  vt.assign(static_cast<std::size_t>(n * n), 0.0);
+  if (n == 0) return;
+  const MlRow& kr = kernels::ml::active_kernels();
+  double scale = 0;
+  for (double v : a) scale = std::max(scale, std::fabs(v));
+  if (!(scale > 0)) scale = 1;
+  const double is = 1.0 / scale;
+  for (double& v : a) v *= is;
+  std::vector<double> d(static_cast<std::size_t>(n)), e(static_cast<std::size_t>(std::max<i64>(n - 1, 1))),
+      tau(static_cast<std::size_t>(std::max<i64>(n - 1, 1)));
+  tridiagonalize(kr, n, a.data(), d.data(), e.data(), tau.data());
+  const i64 n8 = pad8(n) + 8;
+  std::vector<double> X(static_cast<std::size_t>(n * n8), 0.0);
+  tridiagonal_eigh(kr, n, d.data(), e.data(), X.data(), n8);
+  back_transform(kr, n, a.data(), tau.data(), X.data(), n8, n);
+  parallel_for_1d(n, 16, [&](i64 r0, i64 r1) {
+    for (i64 r = r0; r < r1; ++r) {
+      const i64 c = n - 1 - r;  // descending
+      w[std::size_t(r)] = d[std::size_t(c)] * scale;
+      for (i64 j = 0; j < n; ++j) vt[std::size_t(r * n + j)] = X[std::size_t(j * n8 + c)];
+    }
+  });
+}
+
+}  // namespace medkern::ml::detail::eigh
