@@ -15,7 +15,10 @@ True
 
 from __future__ import annotations
 
-from . import _core
+from ._tbb import preload_newest as _preload_newest_tbb
+
+_preload_newest_tbb()
+from . import _core  # noqa: E402  (after the oneTBB choice above)
 from . import ops
 from . import nn
 from . import models

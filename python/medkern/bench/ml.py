@@ -71,10 +71,8 @@ def _measure_paused(fns, rounds, warmup=1, pause=1.0):
 def _sklearnex_pca():
     """scikit-learn-intelex's PCA class, or None when it cannot be imported (reason on stderr).
 
-    oneDAL needs a oneTBB at least as new as its own; when medkern's extension was linked
-    against an older system oneTBB that is loaded first, the import fails with an undefined
-    ``tbb::detail::r1`` symbol. Preloading the newer library (``LD_PRELOAD=<venv>/lib/
-    libtbb.so.12``) lets both run on it.
+    oneDAL needs a oneTBB at least as new as its own; ``import medkern`` loads the newest
+    libtbb.so.12 of the environment first (medkern/_tbb.py) so that both share it.
     """
     try:
         from sklearnex.decomposition import PCA
