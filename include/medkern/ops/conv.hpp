@@ -51,12 +51,11 @@
 //   row segment) the depthwise kernel computes 16 channels x up to kConvSegment pixels.
 // execute_blocked (src and dst nC[d]hw16c, see the method): direct and gemm_1x1 read the
 //   caller's blocked input in place — no padded copy. Per output row segment, the batch
-//   offsets point into the input rows; taps in the D/H padding point at a zero row. Pixels
-//   whose W taps straddle the border (at least kConvBorder per side, so the tile stays wide)
-//   read a small zero-padded halo of their input window, copied per task ([icb][kd][kh][Wh]
-//   x 16 floats): the kernel's A rows are fixed-stride pixel runs, so a tap outside the row
+//   offsets point into the input rows; taps in the D/H padding point at a zero row. Row
+//   segments with a pixel whose W taps straddle the border read a zero-padded halo of their
+//   input window, copied per task ([icb][kd][kh][Wh] x 16 floats): the kernel's A rows are fixed-stride pixel runs, so a tap outside the row
 //   needs either a per-tap mask in the kernel or these few padded pixels. Results are
-//   stored straight into dst (partial sums of the reduction passes too); the chain's tail
+//   stored into dst (multi-pass reductions through an L1 row buffer); the chain's tail
 //   runs on the stored blocked rows (post_ops_row.hpp, blocked variant) and padding lanes are
 //   set to zero. The other algorithms reorder to planar temporaries around execute.
 // im2col_gemm: per (image, group, chunk of output rows sized to kIm2colBytes), im2col into a
@@ -111,9 +110,7 @@ constexpr const char* conv_algorithm_name(ConvAlgorithm a) noexcept {
 /// Output pixels per direct call: a multiple of every MR (6, 8, 14, 28), and a 4-block row
 /// of 43 KiB that stays in L1/L2 between the passes.
 inline constexpr std::int64_t kConvSegment = 168;
-/// Fewest output pixels per W border that the blocked direct path computes from a halo copy
-/// (a piece of at least one full 6..8-pixel tile instead of single-pixel tiles).
-inline constexpr std::int64_t kConvBorder = 8;
+
 /// Packed weight bytes per reduction pass of the direct kernel: read from L1 by every strip
 /// of a row segment (8 batch elements of a 64-channel block group; bench: /tmp sweep
 /// 16/32 KiB on 64->64 3x3 128x128, see the session report).
@@ -187,7 +184,8 @@ inline constexpr std::int64_t kKeptScratch = std::int64_t(1) << 28;
 /// The calling thread's scratch of at least `n` floats, kept between executes: a fresh
 /// multi-MiB buffer per call costs a page fault and a kernel page clear per page (15% of a
 /// 64-channel 256x256 3x3 convolution in a profile). Beyond kKeptScratch, `local` is used.
-/// `Tag` names independent buffers (0: the padded input copy, 1: per-task halo windows).
+/// `Tag` names independent buffers (0: the padded input copy, 1: per-task halo windows,
+/// 2 and 3: planar temporaries of execute_blocked's reorder path).
 template <int Tag = 0>
 inline float* thread_scratch(std::int64_t n, AlignedBuffer<float>& local) {
   if (n > kKeptScratch) {
@@ -824,13 +822,16 @@ class ConvF32 {
   }
 
   /// execute_blocked for the direct and gemm_1x1 algorithms: the kernel reads the blocked
-  /// input in place. Output rows are split into pieces of up to kConvSegment pixels. Pixels
-  /// whose taps along W all lie inside the input run in place; taps of rows above/below the
-  /// input (D/H padding) point at a zero row instead. The pixels at the W borders (at least
-  /// kConvBorder of them per side, so their tiles stay wide) and rows with no such interior
-  /// read a per-task halo: their input window [icb][kd][kh][Wh][16], copied zero-padded (a
-  /// border pixel's taps straddle the edge; without a halo the kernel would need per-tap
-  /// masks). Results go straight into dst; the chain's tail runs on the stored rows.
+  /// input in place. Output rows are split into equal segments of up to kConvSegment pixels.
+  /// A segment whose pixels' taps along W all lie inside the input runs in place; taps of
+  /// rows above/below the input (D/H padding) point at a zero row instead. A segment with a
+  /// border pixel reads a per-task halo: its input window [icb][kd][kh][Wh][16], copied
+  /// zero-padded (a border pixel's taps straddle the edge; without a halo the kernel would
+  /// need per-tap masks). Whole segments rather than just the border pixels: short pieces
+  /// reload the weight passes and run narrow tail tiles (3-D rows of 32 pixels: 0.8x of one
+  /// segment), while the copy is ~1/(16*nv*KW) of a float per FMA. Single-pass reductions
+  /// store straight into dst, multi-pass ones through the task's row buffer; the chain's
+  /// tail runs on the stored rows.
   void run_direct_blocked(const ConvDesc& d, const TensorView& src, const TensorView& dst,
                           const PostOps& chain, std::span<const TensorView> sums) const {
     namespace kc = kernels::conv;
@@ -855,25 +856,16 @@ class ConvF32 {
       i64 p0, p1;
       bool halo;
     };
+    // Row segments of equal size (up to kConvSegment pixels); a segment runs in place when
+    // the W taps of all its pixels lie inside the input, from a halo otherwise.
     std::vector<Piece> pieces;
-    const auto add = [&](i64 a, i64 b, bool halo) {
-      for (i64 p = a; p < b; p += S) pieces.push_back({p, std::min(b, p + S), halo});
-    };
-    if (flat) {
-      add(0, RW, false);
-    } else {
-      const i64 lo = std::min(OW, (pw + sw - 1) / sw);
-      const i64 num = W - 1 - (KW - 1) * dw + pw;
-      const i64 hi = num < 0 ? 0 : std::min(OW, num / sw + 1);
-      const i64 L = lo > 0 ? std::max(lo, std::min(kConvBorder, OW)) : 0;
-      const i64 R = hi < OW ? std::min(hi, std::max<i64>(0, OW - kConvBorder)) : OW;
-      if (L < R) {
-        add(0, L, true);
-        add(L, R, false);
-        add(R, OW, true);
-      } else {
-        add(0, OW, true);
-      }
+    const i64 lo = flat ? 0 : std::min(OW, (pw + sw - 1) / sw);
+    const i64 last = W - 1 - (KW - 1) * dw + pw;
+    const i64 hi = flat ? RW : last < 0 ? 0 : std::min(OW, last / sw + 1);
+    const i64 nseg = (RW + S - 1) / S;
+    for (i64 k = 0; k < nseg; ++k) {
+      const i64 p0 = RW * k / nseg, p1 = RW * (k + 1) / nseg;
+      pieces.push_back({p0, p1, p0 < lo || p1 > hi});
     }
     i64 Wh = 0;  // halo row width (pixels of input)
     for (const Piece& p : pieces)
@@ -914,10 +906,10 @@ class ConvF32 {
       float* const halo =
           halo_f > 0 ? conv_detail::thread_scratch<1>(halo_f, halo_local) : nullptr;
       std::vector<i64> off(static_cast<std::size_t>(batch_));
+      alignas(64) float tmp[kc::kMaxNv * kConvSegment * 16];
       kc::DirectArgs a;
       a.lda = 16 * sw;
       a.dst_pix = 16;
-      a.dst_block = ysC;
       for (i64 t = t0; t < t1; ++t) {
         i64 r = t;
         const Piece& pc = pieces[std::size_t(r % np)]; r /= np;
@@ -966,16 +958,23 @@ class ConvF32 {
         const Group& gr = grp_[std::size_t(j)];
         const i64 blk0 = g * ocb_ + gr.block0;
         float* const out = reinterpret_cast<float*>(ys + n * ysN) + blk0 * ysC + (row * RW + pc.p0) * 16;
-        a.dst = out;
         a.wei = wei_.data() + g * per_group + gr.offset;
         a.nv = gr.nv;
         a.post = head.shifted(blk0 * 16);
         const i64 per = std::max<i64>(1, kConvPassBytes / (1024 * gr.nv));
         const i64 passes = (batch_ + per - 1) / per, step = (batch_ + passes - 1) / passes;
+        // Several passes accumulate in the task's row buffer: dst's blocks lie a plane apart,
+        // often a multiple of 4 KiB, and re-loading partial sums stored there stalls on 4K
+        // aliasing (3-D 256-channel 4x8x8 5x5x5: 2x slower than through a buffer).
+        a.dst = passes > 1 ? tmp : out;
+        a.dst_block = passes > 1 ? M * 16 : ysC;
         for (i64 b0 = 0; b0 < batch_; b0 += step) {
           const i64 b1 = std::min(batch_, b0 + step);
           krow.run(a, M, b0, b1, b0 == 0, b1 == batch_);
         }
+        if (passes > 1)
+          for (int v = 0; v < gr.nv; ++v)
+            std::memcpy(out + v * ysC, tmp + v * M * 16, std::size_t(M * 16) * sizeof(float));
         for (int v = 0; v < gr.nv; ++v) {
           const i64 blk = gr.block0 + v;
           float* o = out + v * ysC;
@@ -1013,21 +1012,29 @@ class ConvF32 {
       return v;
     };
     const kernels::conv::DirectRow& row = *direct_row_;
-    // blocked (N, Cb, S, 16) with strides -> planar (N, C, S) and back.
+    // blocked (N, Cb, S, 16) with strides <-> planar (N, C, S), in runs of kRun points whose
+    // blocked rows stay in L1 while the row transforms visit their 16 channels.
+    constexpr i64 kRun = 256;
+    const auto runs = [](i64 S) { return (S + kRun - 1) / kRun; };
     const auto unblock = [&](const TensorView& b, i64 C, i64 S, float* p) {
-      const i64 CB = (C + 15) / 16;
-      parallel_for_1d(N * CB, 1, [&](i64 t0, i64 t1) {
+      const i64 CB = (C + 15) / 16, R = runs(S);
+      parallel_for_1d(N * CB * R, 16, [&](i64 t0, i64 t1) {
         for (i64 t = t0; t < t1; ++t) {
-          const i64 n = t / CB, cb = t % CB;
+          const i64 r = t % R, cb = (t / R) % CB, n = t / (R * CB);
+          const i64 s0 = r * kRun, len = std::min(kRun, S - s0);
           const float* in = reinterpret_cast<const float*>(static_cast<const char*>(b.data) +
                                                            n * b.strides[0] + cb * b.strides[1]);
-          row.from_blocked(in, int(std::min<i64>(16, C - cb * 16)), S,
-                           reinterpret_cast<char*>(p + (n * C + cb * 16) * S), S * 4, 4);
+          row.from_blocked(in + s0 * 16, int(std::min<i64>(16, C - cb * 16)), len,
+                           reinterpret_cast<char*>(p + (n * C + cb * 16) * S + s0), S * 4, 4);
         }
       });
     };
-    AlignedBuffer<float> xp(N * d.IC * S_in), yp(N * d.OC * S_out);
-    unblock(src, d.IC, S_in, xp.data());
+    // Kept scratch (tags 2, 3; execute's own padded copy uses tag 0): fresh buffers of this
+    // size cost a page fault per 4 KiB on every call (the 1x32x64x128x128 head: 5x slower).
+    AlignedBuffer<float> xp_local, yp_local;
+    float* const xp = conv_detail::thread_scratch<2>(N * d.IC * S_in, xp_local);
+    float* const yp = conv_detail::thread_scratch<3>(N * d.OC * S_out, yp_local);
+    unblock(src, d.IC, S_in, xp);
     std::vector<AlignedBuffer<float>> sp(sums.size());
     std::vector<TensorView> sv;
     for (std::size_t k = 0; k < sums.size(); ++k) {
@@ -1035,15 +1042,16 @@ class ConvF32 {
       unblock(sums[k], d.OC, S_out, sp[k].data());
       sv.push_back(planar(sp[k].data(), d.OC, true));
     }
-    execute(planar(xp.data(), d.IC, false), planar(yp.data(), d.OC, true), post, sv);
-    const i64 CB = (d.OC + 15) / 16;
-    parallel_for_1d(N * CB, 1, [&](i64 t0, i64 t1) {
+    execute(planar(xp, d.IC, false), planar(yp, d.OC, true), post, sv);
+    const i64 CB = (d.OC + 15) / 16, R = runs(S_out);
+    parallel_for_1d(N * CB * R, 16, [&](i64 t0, i64 t1) {
       for (i64 t = t0; t < t1; ++t) {
-        const i64 n = t / CB, cb = t % CB;
+        const i64 r = t % R, cb = (t / R) % CB, n = t / (R * CB);
+        const i64 s0 = r * kRun, len = std::min(kRun, S_out - s0);
         float* out = reinterpret_cast<float*>(static_cast<char*>(dst.data) + n * dst.strides[0] +
                                               cb * dst.strides[1]);
-        row.to_blocked(reinterpret_cast<const char*>(yp.data() + (n * d.OC + cb * 16) * S_out),
-                       S_out * 4, 4, int(std::min<i64>(16, d.OC - cb * 16)), S_out, out);
+        row.to_blocked(reinterpret_cast<const char*>(yp + (n * d.OC + cb * 16) * S_out + s0),
+                       S_out * 4, 4, int(std::min<i64>(16, d.OC - cb * 16)), len, out + s0 * 16);
       }
     });
   }

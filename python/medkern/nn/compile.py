@@ -618,6 +618,16 @@ def pass_blocked_layout(nodes, outputs):
             if not ok:
                 blocked.discard(id(n))
                 changed = True
+    # A blocked conv between planar neighbours (planar input, every consumer writing planar)
+    # only moves its reorders out of the kernel's cache-resident rows: keep it planar.
+    changed = True
+    while changed:
+        changed = False
+        for n in nodes:
+            if id(n) in blocked and n.kind == "conv" and id(n.inputs[0]) not in blocked and \
+                    not any(id(c) in blocked for c in cons[id(n)]):
+                blocked.discard(id(n))
+                changed = True
     for n in nodes:
         n.layout = "blocked" if id(n) in blocked else None
     for n in nodes:
@@ -854,8 +864,15 @@ def _conv_blocked_exec(n: Node, ins, full, off):
         cb = -(-c // 16)
         n.op.blocked(x, full, off)
         return full[:, off // 16:off // 16 + cb] if full.shape[1] != cb else full
-    # blocked input, planar output (a consumer without a blocked kernel)
-    y = _layout.from_blocked(n.op.blocked(x), c, "ncdhw" if len(n.shape) == 5 else "nchw")
+    # blocked input, planar output (a consumer without a blocked kernel); the blocked result
+    # goes to a buffer the node keeps between calls (no page faults per call)
+    want = (n.shape[0], -(-c // 16)) + n.shape[2:] + (16,)
+    tmp = getattr(n.op, "_blocked_tmp", None)
+    if tmp is None or tmp.shape != want:
+        tmp = np.empty(want, np.float32)
+        n.op._blocked_tmp = tmp
+    n.op.blocked(x, tmp, 0)
+    y = _layout.from_blocked(tmp, c, "ncdhw" if len(n.shape) == 5 else "nchw")
     dst = full[:, off:off + c] if full.shape[1] != c else full
     dst[...] = y
     return dst
