@@ -363,6 +363,9 @@ def test_isa_caps_match_torch(cap):
         "    ref = torch.sigmoid(F.conv_transpose2d(t(x).double(), t(wt).double(), stride=s,"
         " padding=p)).numpy()\n"
         "    assert np.abs(y - ref).max() <= 1e-4, np.abs(y - ref).max()\n"
+        "yb = medkern.from_blocked(c.execute_blocked(medkern.to_blocked(x),"
+        " post_ops=['relu']), 16)\n"
+        "assert np.abs(yb - c(x, post_ops=['relu'])).max() <= 1e-5\n"
         "print(medkern.get_isa(), c.algorithm_, c.kernel_)\n"
     )
     env = dict(os.environ, MEDKERN_MAX_ISA=cap)
@@ -521,3 +524,70 @@ def test_conv_randomized_shapes_match_torch():
             post = [("batch_norm", b, b)] + post + [("prelu", np.abs(b))]
         got = f(x, w, b, stride=s, padding=p, dilation=d, groups=groups, post_ops=post)
         _close(got, _apply(base, post), c // groups * int(np.prod(k)))
+
+
+BLOCKED_CASES = [
+    # (N, C, spatial, OC, k, stride, padding, groups, algorithm)
+    (1, 16, (9, 13), 16, 3, 1, 1, 1, "auto"),
+    (2, 17, (9, 31), 33, 3, 2, (1, 2), 1, "direct"),
+    (1, 32, (7, 200), 48, 3, 1, 1, 1, "auto"),
+    (1, 64, (6, 17), 32, 3, 1, 1, 2, "auto"),
+    (2, 33, (9, 23), 17, 1, 1, 0, 1, "gemm_1x1"),
+    (1, 32, (5, 9), 64, 1, 2, 0, 1, "auto"),
+    (1, 16, (3, 2), 16, 5, 1, 4, 1, "direct"),
+    (1, 1, (20, 37), 32, 3, 1, 1, 1, "auto"),  # planar first layer: through reorders
+    (2, 17, (9, 14), 17, 3, 2, 1, 17, "auto"),  # depthwise: through reorders
+    (1, 6, (10, 12), 9, 3, 1, 1, 3, "im2col_gemm"),
+    (2, 16, (5, 7, 9), 32, 3, 1, 1, 1, "auto"),
+    (1, 17, (6, 12, 21), 20, 5, (2, 2, 1), 2, 1, "direct"),
+    (1, 32, (4, 6, 8), 64, 1, 1, 0, 1, "auto"),
+]
+
+
+@pytest.mark.parametrize("case", BLOCKED_CASES)
+def test_execute_blocked_matches_planar(rng, case):
+    n, c, sp, oc, k, stride, padding, groups, algorithm = case
+    x = rng.standard_normal((n, c) + sp, dtype=np.float32)
+    w = rng.standard_normal((oc, c // groups) + (k,) * len(sp), dtype=np.float32)
+    b = rng.standard_normal(oc, dtype=np.float32)
+    conv = ops.PackedConv(w, b, stride=stride, padding=padding, groups=groups,
+                          algorithm=algorithm)
+    ref = _torch_conv(len(sp), x, w, b, stride=stride, padding=padding, groups=groups)
+    res = rng.standard_normal(ref.shape, dtype=np.float32)
+    scale = rng.standard_normal(oc, dtype=np.float32)
+    post = [("mul", scale), ("sum", medkern.to_blocked(res), 0.5), "relu"]
+    got_b = conv.execute_blocked(medkern.to_blocked(x), post_ops=post)
+    assert got_b.shape == (n, (oc + 15) // 16) + ref.shape[2:] + (16,)
+    if oc % 16:
+        assert not got_b[:, -1, ..., oc % 16:].any()  # padding lanes stay zero
+    want = np.maximum(ref * scale.reshape((1, oc) + (1,) * len(sp)) + 0.5 * res, 0)
+    _close(medkern.from_blocked(got_b, oc), want, c // groups * k ** len(sp))
+    planar = conv(x, post_ops=[("mul", scale), ("sum", res, 0.5), "relu"])
+    _close(medkern.from_blocked(got_b, oc), planar, c // groups * k ** len(sp))
+    # into blocks of a larger blocked tensor (a concat slice)
+    cb = (oc + 15) // 16
+    big = np.full((n, cb + 2) + ref.shape[2:] + (16,), 7.0, np.float32)
+    r = conv.execute_blocked(medkern.to_blocked(x), out=big, out_channel_offset=16)
+    assert r is big
+    assert (big[:, 0] == 7).all() and (big[:, cb + 1:] == 7).all()
+    _close(medkern.from_blocked(np.ascontiguousarray(big[:, 1:cb + 1]), oc), ref,
+           c // groups * k ** len(sp))
+
+
+def test_execute_blocked_bad_input(rng):
+    conv = ops.PackedConv(np.ones((20, 17, 3, 3), np.float32), padding=1)
+    xb = medkern.to_blocked(np.ones((1, 17, 5, 6), np.float32))
+    assert conv.blocked_native_ == (conv.algorithm_ in ("direct", "gemm_1x1"))
+    _raises(ValueError, r"conv2d: input must be 5-D", conv.execute_blocked,
+            np.ones((1, 17, 5, 6), np.float32))
+    _raises(ValueError, r"has 2 blocks of 16, got 1", conv.execute_blocked,
+            np.ones((1, 1, 5, 6, 16), np.float32))
+    _raises(ValueError, r"blocked input must be f32", conv.execute_blocked,
+            np.ones((1, 2, 5, 16, 6), np.float32))
+    out = np.zeros((1, 3, 5, 6, 16), np.float32)
+    _raises(ValueError, r"multiple of 16", conv.execute_blocked, xb, out=out,
+            out_channel_offset=8)
+    _raises(ValueError, r"do not fit", conv.execute_blocked, xb, out=out,
+            out_channel_offset=32)
+    _raises(ValueError, r"blocked sum post-op tensor must be f32", conv.execute_blocked, xb,
+            post_ops=[("sum", np.ones((1, 2, 5, 5, 16), np.float32))])

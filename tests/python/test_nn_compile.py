@@ -12,7 +12,8 @@ import medkern  # noqa: E402
 import nn_reference as ref  # noqa: E402
 from medkern.nn.compile import CompileError  # noqa: E402
 
-PASSES = ["fold_batch_norm", "fuse_eltwise", "fuse_sum", "eliminate_concat", "plan_memory"]
+PASSES = ["fold_batch_norm", "fuse_eltwise", "fuse_sum", "eliminate_concat", "blocked_layout",
+          "plan_memory"]
 
 
 def _x(shape, seed=0):
@@ -92,6 +93,53 @@ def test_resnet18_torch_every_pass(off):
     sums = [n for n in c.graph if n.kind == "conv" and any(
         isinstance(it, tuple) and it[0] == "sum" for it in n.attrs["post_ops"])]
     assert len(sums) == (0 if off == "fuse_sum" else 8)
+    nb = sum(n.layout == "blocked" for n in c.graph)
+    if off == "blocked_layout":
+        assert nb == 0
+    elif off not in ("fuse_eltwise", "fuse_sum"):   # unfused ReLUs / sums read planar
+        assert nb >= 10
+
+
+class _BlockedCat(tn.Module):
+    """Convolutions feeding a concat, a residual sum and a 1x1, all on 16-channel blocks,
+    ending in a consumer without a blocked kernel (max pool)."""
+
+    def __init__(self, nd):
+        super().__init__()
+        C = tn.Conv2d if nd == 2 else tn.Conv3d
+        self.a = C(3, 16, 3, padding=1)
+        self.b = C(16, 16, 3, padding=1)
+        self.c = C(16, 32, 3, padding=1)
+        self.d = C(48, 32, 1)
+        self.e = C(32, 32, 3, padding=1)
+        self.g = C(32, 16, 3, padding=1)
+        self.pool = tn.MaxPool2d(2) if nd == 2 else tn.MaxPool3d(2)
+
+    def forward(self, x):
+        b = tF.relu(self.b(tF.relu(self.a(x))))
+        d = self.d(torch.cat([b, self.c(b)], 1))
+        e = tF.relu(self.e(d) + d)
+        return self.pool(self.g(e))
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+def test_blocked_layout_concat_and_sum(nd):
+    torch.manual_seed(8)
+    tm = _BlockedCat(nd).eval()
+    x = _x((2, 3) + ((9, 20, 19) if nd == 3 else (33, 40)), 8)
+    want = _torch_out(tm, x)
+    on = medkern.compile(tm, x)
+    off = medkern.compile(tm, x, blocked_layout=False)
+    _close(on(x), want)
+    _close(off(x), want)
+    lay = {n.name.split("+")[0]: n.layout for n in on.graph}
+    assert lay["a"] is None and lay["g"] is None   # no blocked kernel / read by the pool
+    assert all(lay[k] == "blocked" for k in ("b", "c", "cat", "d", "e")), lay
+    assert all(n.layout is None for n in off.graph)
+    # the concat's blocked producers write into its blocks
+    assert sum(n.alias is not None for n in on.graph) == 2
+    rows = on.profile(x, print_table=False)
+    assert any("[b->b]" in r["kind"] for r in rows) and any("[b]" in r["kind"] for r in rows)
 
 
 def test_resnet50_torch():

@@ -69,12 +69,21 @@ def test_chain_and_channel_slice():
     assert (out[:, :3] == 7).all() and (out[:, 7:] == 7).all()
 
 
-def test_nan_not_dropped_by_fused_clamps():
+@pytest.mark.parametrize("name", ["relu", "relu6", "clip", "leaky_relu", "prelu", "elu",
+                                  "hardswish", "sigmoid"])
+def test_nan_propagates_through_fused_post_ops(name):
+    """Fused clamps keep NaN (the kernels' max/min operand order), as torch does."""
+    item, ref = CASES[name]
     x = X.copy()
     x[0, 0, 2, 2] = np.nan
-    conv = K.Conv(W, B, nd=2, stride=1, padding=1, dilation=1, groups=1, post_ops=["relu"])
-    want = tF.relu(tF.conv2d(_t(x), _t(W), _t(B), padding=1)).numpy()
-    np.testing.assert_array_equal(np.isnan(conv(x)), np.isnan(want))
+    x[1, 2, 5, 5] = np.inf
+    conv = K.Conv(W, B, nd=2, stride=1, padding=1, dilation=1, groups=1, post_ops=[item])
+    want = ref(tF.conv2d(_t(x), _t(W), _t(B), padding=1)).numpy()
+    got = conv(x)
+    assert np.isnan(want).any()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    fin = np.isfinite(want)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name,call", [

@@ -49,6 +49,15 @@
 //   direct when src or dst planes are not contiguous).
 // depthwise: the same zero-padded blocked input as direct; per (image, channel block, output
 //   row segment) the depthwise kernel computes 16 channels x up to kConvSegment pixels.
+// execute_blocked (src and dst nC[d]hw16c, see the method): direct and gemm_1x1 read the
+//   caller's blocked input in place — no padded copy. Per output row segment, the batch
+//   offsets point into the input rows; taps in the D/H padding point at a zero row. Row
+//   segments with a pixel whose W taps straddle the border read a zero-padded halo of their
+//   input window, copied per task ([icb][kd][kh][Wh] x 16 floats): the kernel's A rows are fixed-stride pixel runs, so a tap outside the row
+//   needs either a per-tap mask in the kernel or these few padded pixels. Results are
+//   stored into dst (multi-pass reductions through an L1 row buffer); the chain's tail
+//   runs on the stored blocked rows (post_ops_row.hpp, blocked variant) and padding lanes are
+//   set to zero. The other algorithms reorder to planar temporaries around execute.
 // im2col_gemm: per (image, group, chunk of output rows sized to kIm2colBytes), im2col into a
 //   per-task buffer (skipped for 1x1/stride-1/unpadded contiguous planes, which already are
 //   the column matrix), then the BRGEMM registry's best row: C[OCg][pixels] = W_g[OCg][K] x
@@ -101,6 +110,7 @@ constexpr const char* conv_algorithm_name(ConvAlgorithm a) noexcept {
 /// Output pixels per direct call: a multiple of every MR (6, 8, 14, 28), and a 4-block row
 /// of 43 KiB that stays in L1/L2 between the passes.
 inline constexpr std::int64_t kConvSegment = 168;
+
 /// Packed weight bytes per reduction pass of the direct kernel: read from L1 by every strip
 /// of a row segment (8 batch elements of a 64-channel block group; bench: /tmp sweep
 /// 16/32 KiB on 64->64 3x3 128x128, see the session report).
@@ -158,12 +168,25 @@ inline bool plane_contiguous(const TensorView& t) {
   return true;
 }
 
+/// Whether dimensions [from, rank) of `t` are C-contiguous (size-1 dimensions ignored).
+inline bool inner_contiguous(const TensorView& t, int from) {
+  i64 s = i64(dtype_size(t.dtype));
+  for (int i = t.rank - 1; i >= from; --i) {
+    if (t.shape[std::size_t(i)] != 1 && t.strides[std::size_t(i)] != s) return false;
+    s *= t.shape[std::size_t(i)];
+  }
+  return true;
+}
+
 /// Largest scratch (floats) a thread keeps between executes (1 GiB).
 inline constexpr std::int64_t kKeptScratch = std::int64_t(1) << 28;
 
 /// The calling thread's scratch of at least `n` floats, kept between executes: a fresh
 /// multi-MiB buffer per call costs a page fault and a kernel page clear per page (15% of a
 /// 64-channel 256x256 3x3 convolution in a profile). Beyond kKeptScratch, `local` is used.
+/// `Tag` names independent buffers (0: the padded input copy, 1: per-task halo windows,
+/// 2 and 3: planar temporaries of execute_blocked's reorder path).
+template <int Tag = 0>
 inline float* thread_scratch(std::int64_t n, AlignedBuffer<float>& local) {
   if (n > kKeptScratch) {
     local.allocate(n);
@@ -270,10 +293,7 @@ class ConvF32 {
 
   /// (N, OC, [OD,] OH, OW) for an input of shape (N, IC, [D,] H, W); validates it.
   std::vector<i64> output_shape(const TensorView& src) const {
-    const ConvDesc d = problem(src);
-    std::vector<i64> s{d.N, d.OC};
-    for (int i = d.spatial == 3 ? 0 : 1; i < 3; ++i) s.push_back(d.out(i));
-    return s;
+    return output_shape_of(problem(src));
   }
 
   /// dst = post(conv(src) + bias). src, dst: planar f32 views (see the file comment); `post`
@@ -284,16 +304,7 @@ class ConvF32 {
                std::span<const TensorView> sums = {}) const {
     const ConvDesc d = problem(src);
     check_dst(d, src, dst);
-    PostOps chain;
-    if (!bias_.empty()) chain.bias(bias_.data());
-    if (chain.count + post.count > PostOps::kMax)
-      medkern::detail::throw_shape(op_, ": ", post.count, " post-ops plus the bias exceed the ",
-                                   PostOps::kMax, " a convolution fuses (",
-                                   kernels::post_ops_str(post), ")");
-    for (const auto& op : post) chain.push(op);
-    for (const auto& op : chain)
-      if ((op.kind == kernels::PostOpKind::bias) && op.data == nullptr)
-        medkern::detail::throw_shape(op_, ": a bias post-op needs data (", OC_str(), ")");
+    const PostOps chain = full_chain(post);
     conv_detail::check_sums(op_, chain, sums, dst);
     if (d.N == 0) return;
     VerboseScope vs("conv", impl_name_.c_str(), [&] {
@@ -314,7 +325,114 @@ class ConvF32 {
       run_direct(d, src, dst, chain, res);
   }
 
+  /// (N, ceil(OC/16), [OD,] OH, OW, 16) for a blocked input (N, ceil(IC/16), [D,] H, W, 16).
+  std::vector<i64> blocked_output_shape(const TensorView& src) const {
+    std::vector<i64> s = output_shape_of(blocked_problem(src));
+    s[1] = (s[1] + 15) / 16;
+    s.push_back(16);
+    return s;
+  }
+
+  /// Whether execute_blocked runs without reorders (direct and gemm_1x1; the planar,
+  /// im2col_gemm and depthwise algorithms reorder to planar temporaries around execute).
+  bool blocked_native() const noexcept {
+    return !planar_ && (algo_ == ConvAlgorithm::direct || algo_ == ConvAlgorithm::gemm_1x1);
+  }
+
+  /// dst = post(conv(src) + bias) on channel-blocked tensors (nChw16c / nCdhw16c):
+  /// src (N, ceil(IC/16), [D,] H, W, 16), dst (N, ceil(OC/16), [OD,] OH, OW, 16), f32, each
+  /// C-contiguous from the spatial dimensions on, with any strides (multiples of 4 bytes)
+  /// along N and the block dimension: dst may be a block slice (channel_slice on dimension
+  /// 1) of a larger blocked tensor, so a following concat costs nothing. Channel c is block
+  /// c/16, lane c%16; the padding lanes of dst's last block are written as zero, those of src
+  /// are multiplied by zero weights (keep them zero: a NaN there would propagate). `sums`:
+  /// one blocked view per sum post-op with dst's shape, the same layout rules, not
+  /// overlapping dst. See the file comment for how each algorithm runs.
+  void execute_blocked(const TensorView& src, const TensorView& dst, const PostOps& post = {},
+                       std::span<const TensorView> sums = {}) const {
+    const ConvDesc d = blocked_problem(src);
+    std::vector<i64> want = output_shape_of(d);
+    want[1] = (want[1] + 15) / 16;
+    want.push_back(16);
+    check_blocked(dst, want, "output");
+    const PostOps chain = full_chain(post);
+    if (i64(sums.size()) != chain.sums())
+      medkern::detail::throw_shape(op_, ": ", chain.sums(), " sum post-ops need as many residual ",
+                                   "tensors, got ", sums.size());
+    for (const TensorView& r : sums) {
+      check_blocked(r, want, "sum post-op tensor");
+      if (conv_detail::overlap(r, dst))
+        medkern::detail::throw_shape(op_, ": a sum post-op tensor must not overlap the output");
+    }
+    if (conv_detail::overlap(src, dst))
+      medkern::detail::throw_shape(op_, ": the output must not overlap the input");
+    if (d.N == 0) return;
+    if (!blocked_native()) {
+      run_blocked_by_reorder(d, src, dst, post, sums);
+      return;
+    }
+    VerboseScope vs("conv", impl_blocked_name_.c_str(), [&] {
+      return kernels::conv::describe(d) + ",post=" + kernels::post_ops_str(chain) +
+             ",threads=" + std::to_string(num_threads());
+    });
+    run_direct_blocked(d, src, dst, chain, sums);
+  }
+
  private:
+  /// The bias followed by `post`, validated.
+  PostOps full_chain(const PostOps& post) const {
+    PostOps chain;
+    if (!bias_.empty()) chain.bias(bias_.data());
+    if (chain.count + post.count > PostOps::kMax)
+      medkern::detail::throw_shape(op_, ": ", post.count, " post-ops plus the bias exceed the ",
+                                   PostOps::kMax, " a convolution fuses (",
+                                   kernels::post_ops_str(post), ")");
+    for (const auto& op : post) chain.push(op);
+    for (const auto& op : chain)
+      if ((op.kind == kernels::PostOpKind::bias) && op.data == nullptr)
+        medkern::detail::throw_shape(op_, ": a bias post-op needs data (", OC_str(), ")");
+    return chain;
+  }
+
+  static std::vector<i64> output_shape_of(const ConvDesc& d) {
+    std::vector<i64> s{d.N, d.OC};
+    for (int i = d.spatial == 3 ? 0 : 1; i < 3; ++i) s.push_back(d.out(i));
+    return s;
+  }
+
+  /// The problem of a blocked input, validated (shape, block count, contiguity).
+  ConvDesc blocked_problem(const TensorView& src) const {
+    using medkern::detail::throw_shape;
+    const int r = d_.spatial + 3;
+    const char* sp = d_.spatial == 3 ? "D, " : "";
+    if (src.rank != r || src.dtype != DType::f32 || src.shape[std::size_t(r - 1)] != 16)
+      throw_shape(op_, ": a blocked input must be f32 (N, ceil(C/16), ", sp, "H, W, 16), got ",
+                  dtype_name(src.dtype), " ", src.shape_str());
+    if (src.shape[1] != (d_.IC + 15) / 16)
+      throw_shape(op_, ": a blocked input of the weight's ", d_.IC, " input channels has ",
+                  (d_.IC + 15) / 16, " blocks of 16, got ", src.shape[1], " (", src.shape_str(),
+                  ")");
+    if (!conv_detail::inner_contiguous(src, 2))
+      throw_shape(op_, ": a blocked input must be contiguous from the spatial dimensions on, "
+                       "got strides ", src.strides[2], "... for ", src.shape_str());
+    TensorView p = src;  // the logical planar view: what problem() validates
+    p.rank = r - 1;
+    p.shape[1] = d_.IC;
+    return problem(p);
+  }
+
+  void check_blocked(const TensorView& t, const std::vector<i64>& want, const char* what) const {
+    bool ok = t.rank == int(want.size()) && t.dtype == DType::f32;
+    for (int i = 0; ok && i < t.rank; ++i)
+      ok = t.shape[std::size_t(i)] == want[std::size_t(i)] && t.strides[std::size_t(i)] % 4 == 0;
+    if (!ok || !conv_detail::inner_contiguous(t, 2))
+      medkern::detail::throw_shape(op_, ": blocked ", what, " must be f32 ", dims(want),
+                                   " contiguous from the spatial dimensions on, got ",
+                                   dtype_name(t.dtype), " ", t.shape_str());
+    if (want[0] > 0 && t.data == nullptr)
+      medkern::detail::throw_shape(op_, ": blocked ", what, " data is null");
+  }
+
   std::string OC_str() const { return detail_str("out_channels ", d_.OC); }
   template <class... A>
   static std::string detail_str(A&&... a) {
@@ -401,6 +519,7 @@ class ConvF32 {
               : planar_                       ? kernels::conv::kPlanarAvx512Name
                                               : row->name;
     impl_name_ = std::string(conv_algorithm_name(a)) + ":" + kernel_;
+    impl_blocked_name_ = impl_name_ + ",blocked";
   }
 
   void pack(const float* w) {
@@ -702,6 +821,241 @@ class ConvF32 {
     });
   }
 
+  /// execute_blocked for the direct and gemm_1x1 algorithms: the kernel reads the blocked
+  /// input in place. Output rows are split into equal segments of up to kConvSegment pixels.
+  /// A segment whose pixels' taps along W all lie inside the input runs in place; taps of
+  /// rows above/below the input (D/H padding) point at a zero row instead. A segment with a
+  /// border pixel reads a per-task halo: its input window [icb][kd][kh][Wh][16], copied
+  /// zero-padded (a border pixel's taps straddle the edge; without a halo the kernel would
+  /// need per-tap masks). Whole segments rather than just the border pixels: short pieces
+  /// reload the weight passes and run narrow tail tiles (3-D rows of 32 pixels: 0.8x of one
+  /// segment), while the copy is ~1/(16*nv*KW) of a float per FMA. Single-pass reductions
+  /// store straight into dst, multi-pass ones through the task's row buffer; the chain's
+  /// tail runs on the stored rows.
+  void run_direct_blocked(const ConvDesc& d, const TensorView& src, const TensorView& dst,
+                          const PostOps& chain, std::span<const TensorView> sums) const {
+    namespace kc = kernels::conv;
+    const i64 G = d.groups, ocg = d.ocg(), kv = d.kernel_volume();
+    const i64 D = d.in[0], H = d.in[1], W = d.in[2];
+    const i64 OH = d.out(1), OW = d.out(2);
+    const i64 KD = d.kernel[0], KH = d.kernel[1], KW = d.kernel[2];
+    const i64 sd = d.stride[0], sh = d.stride[1], sw = d.stride[2];
+    const i64 dd = d.dilation[0], dh = d.dilation[1], dw = d.dilation[2];
+    const i64 pd = d.pad_before[0], ph = d.pad_before[1], pw = d.pad_before[2];
+    const char* const xs = static_cast<const char*>(src.data);
+    char* const ys = static_cast<char*>(dst.data);
+    const i64 xsN = src.strides[0], xsC = src.strides[1] / 4;
+    const i64 ysN = dst.strides[0], ysC = dst.strides[1] / 4;
+    const i64 S = kConvSegment;
+    // 1x1, stride 1, no padding: each image is one row of D*H*W pixels (a GEMM).
+    const bool flat = kv == 1 && d.stride == std::array<i64, 3>{1, 1, 1} &&
+                      d.pad_before == std::array<i64, 3>{0, 0, 0} &&
+                      d.pad_after == std::array<i64, 3>{0, 0, 0};
+    const i64 rows = flat ? 1 : d.out(0) * OH, RW = flat ? D * H * W : OW;
+    struct Piece {
+      i64 p0, p1;
+      bool halo;
+    };
+    // Row segments of equal size (up to kConvSegment pixels); a segment runs in place when
+    // the W taps of all its pixels lie inside the input, from a halo otherwise.
+    std::vector<Piece> pieces;
+    const i64 lo = flat ? 0 : std::min(OW, (pw + sw - 1) / sw);
+    const i64 last = W - 1 - (KW - 1) * dw + pw;
+    const i64 hi = flat ? RW : last < 0 ? 0 : std::min(OW, last / sw + 1);
+    const i64 nseg = (RW + S - 1) / S;
+    for (i64 k = 0; k < nseg; ++k) {
+      const i64 p0 = RW * k / nseg, p1 = RW * (k + 1) / nseg;
+      pieces.push_back({p0, p1, p0 < lo || p1 > hi});
+    }
+    i64 Wh = 0;  // halo row width (pixels of input)
+    for (const Piece& p : pieces)
+      if (p.halo) Wh = std::max(Wh, (p.p1 - p.p0 - 1) * sw + d.extent(2));
+    const i64 halo_f = icb_ * KD * KH * Wh * 16;
+    std::vector<i64> off_h(static_cast<std::size_t>(batch_));
+    for (i64 b = 0; b < batch_; ++b) {
+      const i64 icb = b / kv, k = b % kv;
+      off_h[std::size_t(b)] = ((icb * KD + k / (KH * KW)) * KH + (k / KW) % KH) * Wh * 16 +
+                              (k % KW) * dw * 16;
+    }
+    // Zero row for D/H padding taps of in-place pieces: M pixels lda = 16*sw apart.
+    AlignedBuffer<float> zero(S * 16 * sw + 16);
+    std::fill_n(zero.data(), zero.size(), 0.f);
+    // Per-channel data padded to whole blocks: index (g*ocb_ + block)*16 + lane.
+    std::vector<std::vector<float>> pdata;
+    const auto pad_data = [&](PostOps p) {
+      for (int i = 0; i < p.count; ++i) {
+        auto& op = p.ops[std::size_t(i)];
+        if (op.data == nullptr || op.kind == kernels::PostOpKind::sum) continue;
+        std::vector<float> v(std::size_t(G * ocb_ * 16), 0.f);
+        for (i64 g = 0; g < G; ++g)
+          for (i64 c = 0; c < ocg; ++c) v[std::size_t(g * ocb_ * 16 + c)] = op.data[g * ocg + c];
+        pdata.push_back(std::move(v));
+        op.data = pdata.back().data();
+      }
+      return p;
+    };
+    pdata.reserve(std::size_t(2 * PostOps::kMax));
+    const PostOps head = pad_data(chain.head());
+    const PostOps tail = pad_data(chain.tail());
+    const i64 ngrp = i64(grp_.size()), np = i64(pieces.size());
+    const i64 items = d.N * G * ngrp * rows * np;
+    const i64 per_group = ocb_ * 16 * batch_ * 16;
+    const kc::DirectRow& krow = *direct_row_;
+    parallel_for_1d(items, 1, [&](i64 t0, i64 t1) {
+      AlignedBuffer<float> halo_local;
+      float* const halo =
+          halo_f > 0 ? conv_detail::thread_scratch<1>(halo_f, halo_local) : nullptr;
+      std::vector<i64> off(static_cast<std::size_t>(batch_));
+      alignas(64) float tmp[kc::kMaxNv * kConvSegment * 16];
+      kc::DirectArgs a;
+      a.lda = 16 * sw;
+      a.dst_pix = 16;
+      for (i64 t = t0; t < t1; ++t) {
+        i64 r = t;
+        const Piece& pc = pieces[std::size_t(r % np)]; r /= np;
+        const i64 row = r % rows; r /= rows;
+        const i64 j = r % ngrp; r /= ngrp;
+        const i64 g = r % G;
+        const i64 n = r / G;
+        const i64 od = row / OH, oh = row % OH, M = pc.p1 - pc.p0;
+        const float* img = reinterpret_cast<const float*>(xs + n * xsN) + g * icb_ * xsC;
+        if (flat) {
+          a.src = img + pc.p0 * 16;
+          for (i64 b = 0; b < batch_; ++b) off[std::size_t(b)] = b * xsC;
+          a.a_off = off.data();
+        } else if (pc.halo) {
+          const i64 iw0 = pc.p0 * sw - pw, wn = (M - 1) * sw + d.extent(2);
+          const i64 x0 = std::clamp<i64>(-iw0, 0, wn), x1 = std::clamp<i64>(W - iw0, x0, wn);
+          for (i64 icb = 0; icb < icb_; ++icb)
+            for (i64 kd = 0; kd < KD; ++kd)
+              for (i64 kh = 0; kh < KH; ++kh) {
+                float* h = halo + ((icb * KD + kd) * KH + kh) * Wh * 16;
+                const i64 id = od * sd - pd + kd * dd, ih = oh * sh - ph + kh * dh;
+                if (id < 0 || id >= D || ih < 0 || ih >= H || x0 == x1) {
+                  std::memset(h, 0, std::size_t(wn * 16) * sizeof(float));
+                  continue;
+                }
+                const float* in = img + icb * xsC + ((id * H + ih) * W + iw0) * 16;
+                std::memset(h, 0, std::size_t(x0 * 16) * sizeof(float));
+                std::memcpy(h + x0 * 16, in + x0 * 16, std::size_t((x1 - x0) * 16) * sizeof(float));
+                std::memset(h + x1 * 16, 0, std::size_t((wn - x1) * 16) * sizeof(float));
+              }
+          a.src = halo;
+          a.a_off = off_h.data();
+        } else {
+          a.src = img + (pc.p0 * sw - pw) * 16;
+          const i64 to_zero = (reinterpret_cast<std::intptr_t>(zero.data()) -
+                               reinterpret_cast<std::intptr_t>(a.src)) / i64(sizeof(float));
+          for (i64 b = 0; b < batch_; ++b) {
+            const i64 icb = b / kv, k = b % kv;
+            const i64 id = od * sd - pd + (k / (KH * KW)) * dd, ih = oh * sh - ph + ((k / KW) % KH) * dh;
+            off[std::size_t(b)] = id < 0 || id >= D || ih < 0 || ih >= H
+                                      ? to_zero
+                                      : icb * xsC + (id * H + ih) * W * 16 + (k % KW) * dw * 16;
+          }
+          a.a_off = off.data();
+        }
+        const Group& gr = grp_[std::size_t(j)];
+        const i64 blk0 = g * ocb_ + gr.block0;
+        float* const out = reinterpret_cast<float*>(ys + n * ysN) + blk0 * ysC + (row * RW + pc.p0) * 16;
+        a.wei = wei_.data() + g * per_group + gr.offset;
+        a.nv = gr.nv;
+        a.post = head.shifted(blk0 * 16);
+        const i64 per = std::max<i64>(1, kConvPassBytes / (1024 * gr.nv));
+        const i64 passes = (batch_ + per - 1) / per, step = (batch_ + passes - 1) / passes;
+        // Several passes accumulate in the task's row buffer: dst's blocks lie a plane apart,
+        // often a multiple of 4 KiB, and re-loading partial sums stored there stalls on 4K
+        // aliasing (3-D 256-channel 4x8x8 5x5x5: 2x slower than through a buffer).
+        a.dst = passes > 1 ? tmp : out;
+        a.dst_block = passes > 1 ? M * 16 : ysC;
+        for (i64 b0 = 0; b0 < batch_; b0 += step) {
+          const i64 b1 = std::min(batch_, b0 + step);
+          krow.run(a, M, b0, b1, b0 == 0, b1 == batch_);
+        }
+        if (passes > 1)
+          for (int v = 0; v < gr.nv; ++v)
+            std::memcpy(out + v * ysC, tmp + v * M * 16, std::size_t(M * 16) * sizeof(float));
+        for (int v = 0; v < gr.nv; ++v) {
+          const i64 blk = gr.block0 + v;
+          float* o = out + v * ysC;
+          if (tail.count > 0) {
+            PostOps rp = tail;
+            std::size_t k = 0;
+            for (int i = 0; i < rp.count; ++i) {
+              kernels::PostOp& op = rp.ops[std::size_t(i)];
+              if (op.kind != kernels::PostOpKind::sum) continue;
+              const TensorView& sv = sums[k++];
+              op.data = reinterpret_cast<const float*>(static_cast<const char*>(sv.data) +
+                                                       n * sv.strides[0]) +
+                        (g * ocb_ + blk) * (sv.strides[1] / 4) + (row * RW + pc.p0) * 16;
+            }
+            post_row_->blocked(rp, (g * ocb_ + blk) * 16, o, M);
+          }
+          const i64 nc = std::min<i64>(16, ocg - blk * 16);
+          if (nc < 16)  // padding lanes stay zero whatever the chain maps zero to
+            for (i64 m = 0; m < M; ++m) std::fill(o + m * 16 + nc, o + m * 16 + 16, 0.f);
+        }
+      }
+    });
+  }
+
+  /// execute_blocked for the algorithms without a blocked path: planar temporaries around
+  /// execute (reorders with the direct row's transforms, parallel over (image, block)).
+  void run_blocked_by_reorder(const ConvDesc& d, const TensorView& src, const TensorView& dst,
+                              const PostOps& post, std::span<const TensorView> sums) const {
+    const i64 N = d.N, S_in = d.in[0] * d.in[1] * d.in[2];
+    const i64 S_out = d.out(0) * d.out(1) * d.out(2);
+    const auto planar = [&](float* p, i64 C, bool out) {
+      TensorView v = d.spatial == 3
+          ? TensorView::contiguous(p, DType::f32, {N, C, out ? d.out(0) : d.in[0], out ? d.out(1) : d.in[1], out ? d.out(2) : d.in[2]})
+          : TensorView::contiguous(p, DType::f32, {N, C, out ? d.out(1) : d.in[1], out ? d.out(2) : d.in[2]});
+      return v;
+    };
+    const kernels::conv::DirectRow& row = *direct_row_;
+    // blocked (N, Cb, S, 16) with strides <-> planar (N, C, S), in runs of kRun points whose
+    // blocked rows stay in L1 while the row transforms visit their 16 channels.
+    constexpr i64 kRun = 256;
+    const auto runs = [](i64 S) { return (S + kRun - 1) / kRun; };
+    const auto unblock = [&](const TensorView& b, i64 C, i64 S, float* p) {
+      const i64 CB = (C + 15) / 16, R = runs(S);
+      parallel_for_1d(N * CB * R, 16, [&](i64 t0, i64 t1) {
+        for (i64 t = t0; t < t1; ++t) {
+          const i64 r = t % R, cb = (t / R) % CB, n = t / (R * CB);
+          const i64 s0 = r * kRun, len = std::min(kRun, S - s0);
+          const float* in = reinterpret_cast<const float*>(static_cast<const char*>(b.data) +
+                                                           n * b.strides[0] + cb * b.strides[1]);
+          row.from_blocked(in + s0 * 16, int(std::min<i64>(16, C - cb * 16)), len,
+                           reinterpret_cast<char*>(p + (n * C + cb * 16) * S + s0), S * 4, 4);
+        }
+      });
+    };
+    // Kept scratch (tags 2, 3; execute's own padded copy uses tag 0): fresh buffers of this
+    // size cost a page fault per 4 KiB on every call (the 1x32x64x128x128 head: 5x slower).
+    AlignedBuffer<float> xp_local, yp_local;
+    float* const xp = conv_detail::thread_scratch<2>(N * d.IC * S_in, xp_local);
+    float* const yp = conv_detail::thread_scratch<3>(N * d.OC * S_out, yp_local);
+    unblock(src, d.IC, S_in, xp);
+    std::vector<AlignedBuffer<float>> sp(sums.size());
+    std::vector<TensorView> sv;
+    for (std::size_t k = 0; k < sums.size(); ++k) {
+      sp[k].allocate(N * d.OC * S_out);
+      unblock(sums[k], d.OC, S_out, sp[k].data());
+      sv.push_back(planar(sp[k].data(), d.OC, true));
+    }
+    execute(planar(xp, d.IC, false), planar(yp, d.OC, true), post, sv);
+    const i64 CB = (d.OC + 15) / 16, R = runs(S_out);
+    parallel_for_1d(N * CB * R, 16, [&](i64 t0, i64 t1) {
+      for (i64 t = t0; t < t1; ++t) {
+        const i64 r = t % R, cb = (t / R) % CB, n = t / (R * CB);
+        const i64 s0 = r * kRun, len = std::min(kRun, S_out - s0);
+        float* out = reinterpret_cast<float*>(static_cast<char*>(dst.data) + n * dst.strides[0] +
+                                              cb * dst.strides[1]);
+        row.to_blocked(reinterpret_cast<const char*>(yp + (n * d.OC + cb * 16) * S_out + s0),
+                       S_out * 4, 4, int(std::min<i64>(16, d.OC - cb * 16)), len, out + s0 * 16);
+      }
+    });
+  }
+
   /// The planar kernel: one task per output row (n, od, oh); see the file comment.
   void run_planar(const ConvDesc& d, const TensorView& src, const TensorView& dst,
                   const PostOps& chain) const {
@@ -865,7 +1219,7 @@ class ConvF32 {
   const kernels::conv::depthwise::DwRow* dw_row_ = nullptr;
   const char* kernel_ = "";
   bool planar_ = false;  ///< direct with the planar few-input-channel kernel
-  std::string impl_name_;
+  std::string impl_name_, impl_blocked_name_;
   std::vector<float> bias_;
   AlignedBuffer<float> wei_;
   i64 icb_ = 0, ocb_ = 0, batch_ = 0;

@@ -5,14 +5,18 @@ Layer sets are the text files ``bench/shapes/conv_*.txt`` (one convolution per l
 3-D; cubic/square kernel, stride and padding).
 
 Peers, all without bias or post-ops, weights packed outside the timed region for everyone:
-- medkern: ``medkern.ops.PackedConv`` called on NC[D]HW numpy arrays into a preallocated
-  output, so its time includes the reorders to and from its channel-blocked layout;
+- medkern (NCHW): ``medkern.ops.PackedConv`` called on NC[D]HW numpy arrays into a
+  preallocated output, so its time includes the reorders to and from its channel-blocked
+  layout; the comparison with torch uses this time;
+- medkern blocked: ``PackedConv.execute_blocked`` on nC[D]hw16c arrays (input reordered
+  before timing, as for oneDNN): the comparison with oneDNN uses this time;
 - oneDNN: forward-inference convolution, algorithm ``auto``, on the layouts it chooses
   (blocked), input/weights reordered before timing;
 - torch: ``torch.nn.functional.conv2d`` / ``conv3d`` on NC[D]HW tensors.
 oneDNN's thread count is fixed at start-up to all cores, so medkern and torch are set to the
 same count. Times are medians of interleaved rounds; ratios are peer_time / medkern_time
-(> 1 means medkern is faster); % peak is against the f32 FMA peak measured by
+(> 1 means medkern is faster): peer_time / blocked_time for oneDNN, peer_time / NCHW_time
+for torch; % peak (of the blocked time) is against the f32 FMA peak measured by
 ``medkern.info()`` at that thread count.
 """
 
@@ -153,9 +157,14 @@ def run_layer(layer: Layer, dnnl, torch, *, min_time: float, rounds: int,
     out = np.empty((layer.N, layer.OC, *layer.out), np.float32)
     conv = medkern.ops.PackedConv(w, None, stride=layer.s, padding=layer.p)
     layer.medkern_algo = conv.algorithm_
-    fns = {"medkern": lambda: conv(x, out=out)}
+    xb = medkern.to_blocked(x)
+    outb = np.empty((layer.N, (layer.OC + 15) // 16, *layer.out, 16), np.float32)
+    fns = {"medkern": lambda: conv(x, out=out),
+           "medkern_blocked": lambda: conv.execute_blocked(xb, out=outb)}
     mine = conv(x)
     tol = 1e-3 * np.sqrt(layer.C * layer.k ** nd) * float(np.abs(mine).max() + 1)
+    np.testing.assert_allclose(medkern.from_blocked(conv.execute_blocked(xb), layer.OC), mine,
+                               rtol=1e-4, atol=tol * 1e-2, err_msg=layer.name)
     if torch is not None:
         tf = torch.nn.functional.conv2d if nd == 2 else torch.nn.functional.conv3d
         tx, tw = torch.from_numpy(x), torch.from_numpy(w)
@@ -190,15 +199,28 @@ def geomean(values) -> float:
     return float(np.exp(np.mean(np.log(v)))) if v else float("nan")
 
 
+def _blocked(r: Layer) -> float:
+    """medkern's blocked time (runs saved before it existed: the NCHW time)."""
+    return r.seconds.get("medkern_blocked", r.seconds["medkern"])
+
+
+def ratio_of(r: Layer, peer: str) -> float:
+    """peer time / medkern time: blocked for oneDNN (both on blocked layouts), NCHW
+    (reorders included) for torch."""
+    return r.seconds[peer] / (_blocked(r) if peer == "onednn" else r.seconds["medkern"])
+
+
 def format_table(layers: list[Layer], peak: float) -> str:
-    head = ["set", "layer", "shape", "algo", "medkern GFLOP/s", "% peak", "oneDNN GFLOP/s",
-            "torch GFLOP/s", "vs oneDNN", "vs torch"]
+    head = ["set", "layer", "shape", "algo", "medkern blocked GFLOP/s", "% peak",
+            "medkern NCHW GFLOP/s", "oneDNN GFLOP/s", "torch GFLOP/s", "vs oneDNN (blocked)",
+            "vs torch (NCHW)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in layers:
         g = {p: r.flops / s * 1e-9 for p, s in r.seconds.items()}
-        ratio = lambda p: f"{r.seconds[p] / r.seconds['medkern']:.2f}x" if p in r.seconds else "-"  # noqa: E731
-        cells = [r.set, r.name, r.shape_str(), r.medkern_algo, f"{g['medkern']:.1f}",
-                 f"{100 * g['medkern'] / peak:.0f}%",
+        gb = r.flops / _blocked(r) * 1e-9
+        ratio = lambda p: f"{ratio_of(r, p):.2f}x" if p in r.seconds else "-"  # noqa: E731
+        cells = [r.set, r.name, r.shape_str(), r.medkern_algo, f"{gb:.1f}",
+                 f"{100 * gb / peak:.0f}%", f"{g['medkern']:.1f}",
                  f"{g['onednn']:.1f}" if "onednn" in g else "-",
                  f"{g['torch']:.1f}" if "torch" in g else "-", ratio("onednn"), ratio("torch")]
         lines.append("| " + " | ".join(cells) + " |")
@@ -210,16 +232,16 @@ def summary(layers: list[Layer], peak: float) -> list[str]:
     for s in dict.fromkeys(r.set for r in layers):
         rs = [r for r in layers if r.set == s]
         parts = []
-        parts.append(f"medkern {geomean([r.flops / r.seconds['medkern'] * 1e-9 / peak * 100 for r in rs]):.0f}% of peak")
+        parts.append(f"medkern blocked {geomean([r.flops / _blocked(r) * 1e-9 / peak * 100 for r in rs]):.0f}% of peak")
         for p in ("onednn", "torch"):
-            v = [r.seconds[p] / r.seconds["medkern"] for r in rs if p in r.seconds]
+            v = [ratio_of(r, p) for r in rs if p in r.seconds]
             if v:
                 parts.append(f"{geomean(v):.2f}x vs {p}")
         out.append(f"# geomean {s} ({len(rs)} layers): " + ", ".join(parts))
     big3 = [r for r in layers if r.k == 3 and r.s == 1 and r.C >= 64 and r.OC >= 64
             and min(r.spatial[-2:]) >= 64]
     if big3:
-        pk = [r.flops / r.seconds["medkern"] * 1e-9 / peak * 100 for r in big3]
+        pk = [r.flops / _blocked(r) * 1e-9 / peak * 100 for r in big3]
         out.append(f"# 3x3 stride-1 layers with >= 64 in/out channels and spatial >= 64: "
                    f"{min(pk):.0f}-{max(pk):.0f}% of peak (geomean {geomean(pk):.0f}%, "
                    f"{len(pk)} layers)")
@@ -306,9 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     min_time = 0.1 if args.quick else 0.3
     for layer in layers:
         run_layer(layer, dnnl, torch, min_time=min_time, rounds=rounds, cpu_time=args.cpu_time)
-        g = layer.flops / layer.seconds["medkern"] * 1e-9
-        rat = "  ".join(f"{p} {layer.seconds[p] / layer.seconds['medkern']:.2f}x"
+        g = layer.flops / _blocked(layer) * 1e-9
+        rat = "  ".join(f"{p} {ratio_of(layer, p):.2f}x"
                         for p in ("onednn", "torch") if p in layer.seconds)
+        rat += f"  (NCHW/blocked time {layer.seconds['medkern'] / _blocked(layer):.2f})"
         print(f"# {layer.set:12s} {layer.name:20s} {g:7.1f} GFLOP/s {100 * g / peak:4.0f}%  {rat}"
               f"  [{layer.medkern_algo}; {layer.onednn_impl}]", flush=True)
         if layer.cpu_seconds:

@@ -3,8 +3,10 @@
 Pipeline: trace (medkern modules with a Proxy tracer, torch modules with torch.fx) -> a graph of
 small nodes (conv, affine, eltwise, binary, cat, pool, interpolate, softmax, linear, reshape)
 -> passes (fold batch norm into conv; fuse conv + eltwise and conv + sum (+ eltwise); eliminate
-concatenation by having producers write into channel slices of the concat buffer; plan
-activation memory by liveness into one arena) -> a callable on numpy arrays.
+concatenation by having producers write into channel slices of the concat buffer; keep the
+channel-blocked layout (nC[d]hw16c) between convolutions, concats and residual sums that run on
+it, reordering only around other ops and at the graph's inputs and outputs; plan activation
+memory by liveness into one arena) -> a callable on numpy arrays.
 
 The graph is specialised to the input shape: a call with another batch size or image size
 compiles again for that shape (cached).
@@ -20,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _layout
 from . import _kernels as K
 from ._trace import Proxy, Tracer
 from .modules import Module, fold_batch_norm, to_numpy
@@ -40,17 +43,24 @@ def _np(v) -> np.ndarray | None:
 
 
 class Node:
-    __slots__ = ("name", "kind", "inputs", "attrs", "shape", "where", "op", "alias")
+    __slots__ = ("name", "kind", "inputs", "attrs", "shape", "where", "op", "alias", "layout")
 
     def __init__(self, name, kind, inputs, attrs, shape, where=""):
         self.name, self.kind, self.inputs, self.attrs = name, kind, list(inputs), dict(attrs)
         self.shape, self.where = tuple(int(s) for s in shape), where
         self.op = None        # runtime object (packed convolution)
         self.alias = None     # (cat node, channel offset) when writing into a concat buffer
+        self.layout = None    # "blocked": stored (N, ceil(C/16), [D,] H, W, 16)
+
+    @property
+    def store_shape(self) -> tuple:
+        if self.layout == "blocked":
+            return (self.shape[0], -(-self.shape[1] // 16)) + self.shape[2:] + (16,)
+        return self.shape
 
     @property
     def nbytes(self) -> int:
-        return 4 * math.prod(self.shape)
+        return 4 * math.prod(self.store_shape)
 
     def __repr__(self):
         return f"Node({self.name}, {self.kind}, {self.shape})"
@@ -571,6 +581,61 @@ def pass_eliminate_concat(nodes, outputs):
     return nodes
 
 
+def _blockable_conv(n: Node) -> bool:
+    return n.kind == "conv" and n.op is not None and n.op.blocked_native and len(n.shape) in (4, 5)
+
+
+def pass_blocked_layout(nodes, outputs):
+    """Store in the channel-blocked layout the outputs of convolutions that run on it
+    natively (direct / gemm_1x1) and of channel concats of such outputs, when every consumer
+    reads that layout: a convolution (as its input, or as the residual of a sum post-op when
+    that convolution's output is blocked too) or a blocked concat. Graph outputs stay planar.
+    A blocked concat needs every input but the last to have a multiple of 16 channels (its
+    producers write whole blocks). Concat aliases between layouts are dropped (the concat
+    copies those inputs)."""
+    cons, outs = _consumers(nodes, outputs)
+    blocked = set()
+    for n in nodes:
+        if _blockable_conv(n):
+            blocked.add(id(n))
+        elif n.kind == "cat" and n.attrs["dim"] == 1 and len(n.shape) in (4, 5) and \
+                all(i.shape[1] % 16 == 0 for i in n.inputs[:-1]):
+            blocked.add(id(n))
+    changed = True
+    while changed:
+        changed = False
+        for n in nodes:
+            if id(n) not in blocked:
+                continue
+            ok = id(n) not in outs
+            if ok and n.kind == "cat":
+                ok = all(id(i) in blocked for i in n.inputs)
+            for c in cons[id(n)] if ok else ():
+                if _blockable_conv(c):
+                    ok = ok and not (any(i is n for i in c.inputs[1:]) and id(c) not in blocked)
+                else:
+                    ok = ok and c.kind == "cat" and id(c) in blocked
+            if not ok:
+                blocked.discard(id(n))
+                changed = True
+    # A blocked conv between planar neighbours (planar input, every consumer writing planar)
+    # only moves its reorders out of the kernel's cache-resident rows: keep it planar.
+    changed = True
+    while changed:
+        changed = False
+        for n in nodes:
+            if id(n) in blocked and n.kind == "conv" and id(n.inputs[0]) not in blocked and \
+                    not any(id(c) in blocked for c in cons[id(n)]):
+                blocked.discard(id(n))
+                changed = True
+    for n in nodes:
+        n.layout = "blocked" if id(n) in blocked else None
+    for n in nodes:
+        if n.alias is not None and n.layout != n.alias[0].layout:
+            n.alias = None
+    return nodes
+
+
 def _root(n: Node):
     off = 0
     while n.alias is not None:
@@ -655,6 +720,8 @@ class _Plan:
                               padding=a["padding"], dilation=a["dilation"], groups=a["groups"],
                               transpose=a["transpose"], output_padding=a["output_padding"],
                               post_ops=post)
+        if options["blocked_layout"]:
+            pass_blocked_layout(nodes, outputs)
         if options["plan_memory"]:
             self.offsets, arena, self.memory = plan_memory(nodes, outputs)
             self.arena = np.empty(arena, np.uint8)
@@ -668,15 +735,13 @@ class _Plan:
         if b is None:
             off = self.offsets.get(root)
             if off is None:
-                b = np.empty(root.shape, np.float32)
+                b = np.empty(root.store_shape, np.float32)
             else:
-                b = np.ndarray(root.shape, np.float32, buffer=self.arena, offset=off)
+                b = np.ndarray(root.store_shape, np.float32, buffer=self.arena, offset=off)
             bufs[id(root)] = b
         return b
 
     def run(self, x: np.ndarray, timings: list | None = None):
-        # One pass over the input decides whether NaN-dropping fused post-ops may run.
-        self._finite = bool(np.isfinite(x).all())
         vals: dict[int, np.ndarray] = {}
         bufs: dict[int, np.ndarray] = {}
         for n in self.nodes:
@@ -691,8 +756,7 @@ class _Plan:
             else:
                 root, off = _root(n)
                 full = None
-                if root is not n or root in self.offsets or n.kind == "cat" or \
-                        (n.kind == "conv" and n.op._native_out):
+                if root is not n or root in self.offsets or n.kind in ("cat", "conv"):
                     full = self._buffer(root, bufs)
                 v = self._exec(n, ins, full, off)
             vals[id(n)] = v
@@ -706,17 +770,31 @@ class _Plan:
             K.apply_post_op(v, item)
         return v
 
+    def _conv_blocked(self, n: Node, ins, full, off):
+        return _conv_blocked_exec(n, ins, full, off)
+
     def _exec1(self, n: Node, ins, full, off):
         kind, a = n.kind, n.attrs
         c = n.shape[1] if len(n.shape) > 1 else 0
+        if kind == "conv" and (n.layout == "blocked" or n.inputs[0].layout == "blocked"):
+            return self._conv_blocked(n, ins, full, off)
+        if kind == "cat" and n.layout == "blocked":
+            cb = -(-c // 16)
+            dst = full[:, off // 16:off // 16 + cb] if full.shape[1] != cb else full
+            o = 0
+            for inp, v in zip(n.inputs, ins):
+                if inp.alias is None or inp.alias[0] is not n:
+                    dst[:, o // 16:o // 16 + v.shape[1]] = v
+                o += inp.shape[1]
+            return dst
         if kind == "conv":
             if len(ins) > 1:
                 n.op.post_ops = [("sum", ins[it[1]]) if isinstance(it, tuple) and it[0] == "sum"
                                  else it for it in a["post_ops"]]
             if full is not None:
-                n.op(ins[0], full, off, finite=self._finite)
+                n.op(ins[0], full, off)
                 return full[:, off:off + c] if full.shape[1] != c else full
-            return n.op(ins[0], finite=self._finite)
+            return n.op(ins[0])
         if kind == "cat":
             dst = full[:, off:off + c] if full.shape[1] != c else full
             if a["dim"] == 1 and len(n.shape) >= 3:
@@ -768,6 +846,36 @@ class _Plan:
         dst = full[:, off:off + c] if full.shape[1] != c else full
         dst[...] = y
         return dst
+
+
+def _blocked_value(node: Node, v: np.ndarray) -> np.ndarray:
+    """v in the blocked layout (reordered when node stores it planar)."""
+    if node.layout == "blocked":
+        return v
+    return _layout.to_blocked(np.ascontiguousarray(v), "ncdhw" if v.ndim == 5 else "nchw")
+
+
+def _conv_blocked_exec(n: Node, ins, full, off):
+    a, c = n.attrs, n.shape[1]
+    n.op.post_ops = [("sum", _blocked_value(n.inputs[it[1]], ins[it[1]]))
+                     if isinstance(it, tuple) and it[0] == "sum" else it for it in a["post_ops"]]
+    x = _blocked_value(n.inputs[0], ins[0])
+    if n.layout == "blocked":
+        cb = -(-c // 16)
+        n.op.blocked(x, full, off)
+        return full[:, off // 16:off // 16 + cb] if full.shape[1] != cb else full
+    # blocked input, planar output (a consumer without a blocked kernel); the blocked result
+    # goes to a buffer the node keeps between calls (no page faults per call)
+    want = (n.shape[0], -(-c // 16)) + n.shape[2:] + (16,)
+    tmp = getattr(n.op, "_blocked_tmp", None)
+    if tmp is None or tmp.shape != want:
+        tmp = np.empty(want, np.float32)
+        n.op._blocked_tmp = tmp
+    n.op.blocked(x, tmp, 0)
+    y = _layout.from_blocked(tmp, c, "ncdhw" if len(n.shape) == 5 else "nchw")
+    dst = full[:, off:off + c] if full.shape[1] != c else full
+    dst[...] = y
+    return dst
 
 
 class CompiledModel:
@@ -887,12 +995,16 @@ class CompiledModel:
                 ops = [it if isinstance(it, str) else it[0] for it in a["post_ops"]]
                 if ops:
                     kind += "+" + "+".join(ops)
+                if n.layout == "blocked" or n.inputs[0].layout == "blocked":
+                    kind += " [" + ("b" if n.inputs[0].layout == "blocked" else "p") + "->" + \
+                        ("b" if n.layout == "blocked" else "p") + "]"
             elif n.kind == "eltwise":
                 it = n.attrs["item"]
                 kind = "eltwise:" + (it if isinstance(it, str) else it[0])
             elif n.kind == "cat" and n.alias is None:
                 written = sum(1 for i in n.inputs if i.alias is not None and i.alias[0] is n)
-                kind = f"cat({written}/{len(n.inputs)} in place)"
+                kind = f"cat({written}/{len(n.inputs)} in place)" + \
+                    (" [b]" if n.layout == "blocked" else "")
             fl = _flops(n, ins)
             rows.append({"name": n.name, "kind": kind,
                          "inputs": [tuple(i.shape) for i in ins], "output": tuple(n.shape),
@@ -924,7 +1036,7 @@ def format_profile(rows) -> str:
 
 
 def compile(model, example_input, *, fold_batch_norm: bool = True, fuse_eltwise: bool = True,
-            fuse_sum: bool = True, eliminate_concat: bool = True,
+            fuse_sum: bool = True, eliminate_concat: bool = True, blocked_layout: bool = True,
             plan_memory: bool = True) -> CompiledModel:
     """Compile a medkern module or a ``torch.nn.Module`` for inference on CPU.
 
@@ -937,7 +1049,7 @@ def compile(model, example_input, *, fold_batch_norm: bool = True, fuse_eltwise:
     example_input : ndarray or torch.Tensor, float32
         Fixes the rank and channel count; other batch / spatial sizes compile again on first
         use.
-    fold_batch_norm, fuse_eltwise, fuse_sum, eliminate_concat, plan_memory : bool
+    fold_batch_norm, fuse_eltwise, fuse_sum, eliminate_concat, blocked_layout, plan_memory : bool
         Switch the individual passes (all on by default).
 
     Returns
@@ -965,5 +1077,6 @@ def compile(model, example_input, *, fold_batch_norm: bool = True, fuse_eltwise:
             raise TypeError(f"medkern.compile: model must be a medkern.nn.Module or a "
                             f"torch.nn.Module, got {type(model).__name__} (from {mod})")
     options = dict(fold_batch_norm=fold_batch_norm, fuse_eltwise=fuse_eltwise,
-                   fuse_sum=fuse_sum, eliminate_concat=eliminate_concat, plan_memory=plan_memory)
+                   fuse_sum=fuse_sum, eliminate_concat=eliminate_concat,
+                   blocked_layout=blocked_layout, plan_memory=plan_memory)
     return CompiledModel(model, example_input, options)

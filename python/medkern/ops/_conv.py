@@ -245,6 +245,28 @@ class PackedConv:
         return self._impl(x, _post_ops(post_ops, self._oc, self._op, out), out,
                           int(out_channel_offset))
 
+    def execute_blocked(self, x, post_ops: Sequence[Any] | None = None,
+                        out: np.ndarray | None = None, out_channel_offset: int = 0) -> np.ndarray:
+        """Convolve a channel-blocked ``x`` (N, ceil(C/16), [D,] H, W, 16) into the blocked
+        result (N, ceil(out_channels/16), [OD,] OH, OW, 16) (``medkern.to_blocked`` /
+        ``medkern.from_blocked`` convert; padding lanes of the result are zero).
+
+        Same post-ops as ``__call__``; a ``("sum", t)`` tensor is blocked like the result.
+        ``out``: a C-contiguous float32 blocked (N, Cb_total, ..., 16) array; the result goes
+        into blocks ``[out_channel_offset/16, ...)``, so ``out_channel_offset`` must be a
+        multiple of 16. The direct and gemm_1x1 algorithms run on the blocked tensors in place
+        (``blocked_native_``); the others reorder to planar temporaries.
+        """
+        x = _array(x, "input", self._op, self._spatial + 3)
+        _check_out(out, out_channel_offset, self._op)
+        return self._impl.execute_blocked(x, _post_ops(post_ops, self._oc, self._op, out), out,
+                                          int(out_channel_offset))
+
+    @property
+    def blocked_native_(self) -> bool:
+        """Whether ``execute_blocked`` runs without reorders."""
+        return self._impl.blocked_native
+
     def __repr__(self) -> str:
         return f"PackedConv({self._op}, algorithm={self.algorithm_!r}, kernel={self.kernel_!r})"
 

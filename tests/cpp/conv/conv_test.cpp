@@ -83,6 +83,14 @@ class ConvTester {
   ConvTester& algorithm(ConvAlgorithm a) { algo_ = a; return *this; }
   /// Output written into channels [offset, offset + OC) of a tensor of `extra` more channels.
   ConvTester& dst_slice(i64 extra, i64 offset) { extra_ = extra; offset_ = offset; return *this; }
+  /// Runs execute_blocked instead: blocked input and sums, output into blocks
+  /// [offset, offset + ceil(OC/16)) of a blocked tensor of `extra` more blocks.
+  ConvTester& blocked(i64 extra = 0, i64 offset = 0) {
+    blocked_ = true;
+    extra_ = extra;
+    offset_ = offset;
+    return *this;
+  }
   ConvTester& seed(std::uint32_t s) { seed_ = s; return *this; }
   const ConvDesc& desc() const { return d_; }
 
@@ -140,6 +148,7 @@ class ConvTester {
     }
     std::vector<float> ref(std::size_t(std::max<i64>(out_n, 1)));
     kernels::conv::conv_fwd_ref(d, x.data(), w.data(), ref.data(), ref_post);
+    if (blocked_) return test_blocked(d, row, x, w, b, post, ref_post, data, ref);
 
     std::vector<float> out(std::size_t(std::max<i64>(d.N * CT * spat, 1)), kSentinel);
     TensorView src, dst;
@@ -181,6 +190,76 @@ class ConvTester {
   }
 
  private:
+  /// Planar (N, C, S) -> blocked (N, ceil(C/16), S, 16), padding lanes zero.
+  static std::vector<float> to_blocked(const std::vector<float>& p, i64 N, i64 C, i64 S) {
+    const i64 CB = (C + 15) / 16;
+    std::vector<float> r(std::size_t(std::max<i64>(N * CB * S * 16, 1)), 0.f);
+    for (i64 n = 0; n < N; ++n)
+      for (i64 c = 0; c < C; ++c)
+        for (i64 s = 0; s < S; ++s)
+          r[std::size_t(((n * CB + c / 16) * S + s) * 16 + c % 16)] = p[std::size_t((n * C + c) * S + s)];
+    return r;
+  }
+
+  static TensorView blocked_view(float* p, int spatial, i64 N, i64 CB, i64 D, i64 H, i64 W) {
+    return spatial == 3 ? TensorView::contiguous(p, DType::f32, {N, CB, D, H, W, 16})
+                        : TensorView::contiguous(p, DType::f32, {N, CB, H, W, 16});
+  }
+
+  std::string test_blocked(const ConvDesc& d, const kernels::conv::DirectRow* row,
+                           const std::vector<float>& x, const std::vector<float>& w,
+                           const std::vector<float>& b, const PostOps& post,
+                           const PostOps& ref_post, const std::vector<std::vector<float>>& data,
+                           const std::vector<float>& ref) {
+    const i64 OD = d.out(0), OH = d.out(1), OW = d.out(2), spat = OD * OH * OW;
+    const i64 S_in = d.in[0] * d.in[1] * d.in[2];
+    const i64 ICB = (d.IC + 15) / 16, OCB = (d.OC + 15) / 16, CBT = OCB + extra_;
+    std::vector<float> xb = to_blocked(x, d.N, d.IC, S_in);
+    // Sum tensors: the residuals of ref_post (contiguous planar) reordered to blocked.
+    std::vector<std::vector<float>> rb;
+    std::vector<TensorView> sums;
+    for (const auto& op : ref_post)
+      if (op.kind == kernels::PostOpKind::sum) {
+        rb.push_back(to_blocked(std::vector<float>(op.data, op.data + d.N * d.OC * spat), d.N,
+                                d.OC, spat));
+        sums.push_back(blocked_view(rb.back().data(), d.spatial, d.N, OCB, OD, OH, OW));
+      }
+    (void)data;
+    std::vector<float> out(std::size_t(std::max<i64>(d.N * CBT * spat * 16, 1)), kSentinel);
+    const TensorView src = blocked_view(xb.data(), d.spatial, d.N, ICB, d.in[0], d.in[1], d.in[2]);
+    const TensorView dst = blocked_view(out.data(), d.spatial, d.N, CBT, OD, OH, OW);
+    ops::ConvF32 conv(d, w.data(), bias_ ? b.data() : nullptr, algo_, row);
+    conv.execute_blocked(src, ops::channel_slice(dst, offset_, OCB), post, sums);
+    double max_err = 0;
+    i64 bad = -1;
+    const double tol = 8 * 1.2e-7 * std::sqrt(double(d.icg() * d.kernel_volume()) + 1) * 4;
+    for (i64 nn = 0; nn < d.N; ++nn)
+      for (i64 cb = 0; cb < CBT; ++cb)
+        for (i64 p = 0; p < spat; ++p)
+          for (i64 l = 0; l < 16; ++l) {
+            const i64 i = ((nn * CBT + cb) * spat + p) * 16 + l;
+            const float got = out[std::size_t(i)];
+            const i64 c = (cb - offset_) * 16 + l;
+            if (cb < offset_ || cb >= offset_ + OCB) {
+              if (std::memcmp(&got, &kSentinel, 4) != 0 && bad < 0) bad = i;
+              continue;
+            }
+            if (c >= d.OC) {  // padding lanes: exact zeros
+              if (got != 0.f && bad < 0) bad = i;
+              continue;
+            }
+            const double r = ref[std::size_t((nn * d.OC + c) * spat + p)];
+            const double e = std::abs(r - double(got));
+            if (!(e <= tol * std::max(1.0, std::abs(r)) + tol) && bad < 0) bad = i;
+            if (!(e <= max_err)) max_err = std::isnan(e) ? INFINITY : e;
+          }
+    INFO("blocked seed=", seed_, " ", kernels::conv::describe(d), " algo=", conv.algorithm(),
+         " kernel=", conv.kernel(), " post=", kernels::post_ops_str(ref_post), " blocks=",
+         offset_, "+", extra_, " max_err=", max_err, " tol=", tol, " first_bad=", bad);
+    CHECK(bad < 0);
+    return conv.algorithm();
+  }
+
   struct Spec {
     kernels::PostOpKind kind;
     Eltwise alg;
@@ -192,6 +271,7 @@ class ConvTester {
   std::vector<Spec> specs_;
   ConvAlgorithm algo_ = ConvAlgorithm::automatic;
   i64 extra_ = 0, offset_ = 0;
+  bool blocked_ = false;
   std::uint32_t seed_ = 1;
 };
 
@@ -637,4 +717,118 @@ TEST_CASE("conv bad input: clear errors naming op, value and rule") {
   // Zero batch is a no-op.
   conv.execute(TensorView::contiguous(x.data(), DType::f32, {0, 4, 5, 5}),
                TensorView::contiguous(y.data(), DType::f32, {0, 4, 5, 5}));
+}
+
+TEST_CASE("conv execute_blocked: every algorithm and direct row against the reference") {
+  const auto rows = available_rows();
+  std::uint32_t seed = 900;
+  for (const auto* row : rows) {
+    CAPTURE(row->name);
+    const auto direct = ConvAlgorithm::direct;
+    // 3x3 padded: borders from halos, interior in place, D/H padding from the zero row.
+    ConvTester().ic(16).oc(16).in(1, 7, 9).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1})
+        .algorithm(direct).blocked().seed(seed++).test(row);
+    ConvTester().n(2).ic(32).oc(48).in(1, 9, 40).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1}).bias()
+        .eltwise(Eltwise::relu).algorithm(direct).blocked(3, 2).seed(seed++).test(row);
+    ConvTester().ic(17).oc(33).in(1, 9, 31).k(1, 3, 3).stride(1, 2, 2).pad({0, 1, 1}, {0, 2, 0})
+        .bias().eltwise(Eltwise::sigmoid).algorithm(direct).blocked(1, 1).seed(seed++).test(row);
+    ConvTester().ic(32).oc(80).in(1, 13, 200).k(1, 3, 3).dilation(1, 2, 2)
+        .pad({0, 2, 2}, {0, 2, 2}).batch_norm().eltwise(Eltwise::leaky_relu, 0.1f)
+        .algorithm(direct).blocked().seed(seed++).test(row);
+    ConvTester().ic(16).oc(16).in(1, 3, 2).k(1, 5, 5).pad({0, 4, 4}, {0, 3, 4})
+        .algorithm(direct).blocked().seed(seed++).test(row);  // no interior at all
+    ConvTester().ic(64).oc(32).groups(2).in(1, 6, 17).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1})
+        .bias().algorithm(direct).blocked().seed(seed++).test(row);
+    // residual sums (head fused in the kernel, tail on the stored blocked rows)
+    ConvTester().n(2).ic(20).oc(20).in(1, 5, 19).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1})
+        .batch_norm().sum(0.5f).eltwise(Eltwise::linear, 0.3f, 2.f).binary(false)
+        .algorithm(direct).blocked(1, 0).seed(seed++).test(row);
+    // 3-D with D padding, 5x5x5
+    ConvTester().spatial(3).n(2).ic(16).oc(32).in(5, 7, 9).k(3, 3, 3).pad({1, 1, 1}, {1, 1, 1})
+        .bias().sum().eltwise(Eltwise::relu).algorithm(direct).blocked().seed(seed++).test(row);
+    ConvTester().spatial(3).ic(17).oc(20).in(6, 12, 21).k(5, 5, 5).stride(2, 2, 1)
+        .pad({2, 2, 2}, {2, 2, 2}).prelu(true).algorithm(direct).blocked().seed(seed++).test(row);
+    // 1x1: flat GEMM and strided
+    ConvTester().n(2).ic(33).oc(17).in(1, 9, 23).k(1, 1, 1).bias().sum(2.f)
+        .algorithm(ConvAlgorithm::gemm_1x1).blocked(2, 1).seed(seed++).test(row);
+    ConvTester().spatial(3).ic(32).oc(64).in(3, 5, 9).k(1, 1, 1).stride(2, 2, 2)
+        .eltwise(Eltwise::relu).algorithm(direct).blocked().seed(seed++).test(row);
+  }
+  // Algorithms without a blocked path go through planar temporaries.
+  ConvTester().n(2).ic(17).oc(17).groups(17).in(1, 9, 14).k(1, 3, 3).stride(1, 2, 2)
+      .pad({0, 1, 1}, {0, 1, 1}).sum().eltwise(Eltwise::relu).blocked(1, 1).seed(seed++).test();
+  ConvTester().ic(3).oc(33).in(1, 40, 37).k(1, 7, 7).stride(1, 2, 2).pad({0, 3, 3}, {0, 3, 3})
+      .batch_norm().eltwise(Eltwise::relu).blocked().seed(seed++).test();
+  ConvTester().ic(1).oc(32).in(1, 20, 37).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1}).bias()
+      .blocked().seed(seed++).test();
+  ConvTester().ic(6).oc(9).groups(3).in(1, 10, 12).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1}).bias()
+      .algorithm(ConvAlgorithm::im2col_gemm).blocked().seed(seed++).test();
+}
+
+TEST_CASE("conv execute_blocked randomized against the reference") {
+  std::mt19937 rng(77);
+  auto pick = [&](std::initializer_list<i64> v) {
+    return *(v.begin() + std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng));
+  };
+  const auto rows = available_rows();
+  for (int it = 0; it < 40; ++it) {
+    const bool three = it % 4 == 3;
+    ConvTester t;
+    const i64 ic = pick({3, 16, 17, 32, 48}), oc = pick({16, 17, 32, 64});
+    const i64 kh = pick({1, 3, 5}), kw = pick({1, 3, 5}), kd = three ? pick({1, 3}) : 1;
+    const i64 H = std::uniform_int_distribution<i64>(1, three ? 9 : 40)(rng);
+    const i64 W = std::uniform_int_distribution<i64>(1, three ? 20 : 60)(rng);
+    const i64 D = three ? std::uniform_int_distribution<i64>(1, 6)(rng) : 1;
+    t.spatial(three ? 3 : 2).n(pick({1, 2})).ic(ic).oc(oc).in(D, H, W).k(kd, kh, kw)
+        .stride(1, pick({1, 2}), pick({1, 2, 3})).dilation(1, pick({1, 2}), pick({1, 2}))
+        .pad({kd / 2, pick({0, kh / 2, kh}), pick({0, kw / 2, kw})},
+             {kd / 2, pick({0, kh / 2}), pick({0, kw / 2, kw})})
+        .seed(std::uint32_t(1000 + it));
+    const auto& d = t.desc();
+    bool fits = true;
+    for (int i = 0; i < 3; ++i) fits = fits && d.padded(i) >= d.extent(i);
+    if (!fits) continue;
+    if (it % 3 == 0) t.bias();
+    if (it % 4 == 1) t.sum(0.5f);
+    if (it % 2 == 0) t.eltwise(Eltwise::relu);
+    t.blocked(it % 3, it % 3 == 2 ? 1 : 0);
+    t.test();
+    for (const auto* row : rows) t.algorithm(ConvAlgorithm::direct).test(row);
+  }
+}
+
+TEST_CASE("conv execute_blocked bad input") {
+  ConvDesc d;
+  d.IC = 17;
+  d.OC = 20;
+  d.kernel = {1, 3, 3};
+  std::vector<float> w(std::size_t(20 * 17 * 9), 0.5f), x(std::size_t(2 * 5 * 6 * 16), 1.f),
+      y(std::size_t(2 * 3 * 4 * 16), 0.f);
+  ops::ConvF32 conv(d, w.data());
+  const TensorView src = TensorView::contiguous(x.data(), DType::f32, {1, 2, 5, 6, 16});
+  const TensorView dst = TensorView::contiguous(y.data(), DType::f32, {1, 2, 3, 4, 16});
+  CHECK_NOTHROW(conv.execute_blocked(src, dst));
+  // wrong block count of the input (17 channels need 2 blocks)
+  CHECK_THROWS_AS(conv.execute_blocked(
+                      TensorView::contiguous(x.data(), DType::f32, {1, 1, 5, 12, 16}), dst),
+                  ShapeError);
+  // lane dimension not 16
+  CHECK_THROWS_AS(conv.execute_blocked(
+                      TensorView::contiguous(x.data(), DType::f32, {1, 2, 5, 16, 6}), dst),
+                  ShapeError);
+  // output of the wrong spatial size
+  CHECK_THROWS_AS(conv.execute_blocked(
+                      src, TensorView::contiguous(y.data(), DType::f32, {1, 2, 4, 3, 16})),
+                  ShapeError);
+  // non-contiguous spatial dimensions
+  TensorView s2 = src;
+  s2.strides[3] *= 2;
+  s2.shape[3] = 3;
+  CHECK_THROWS_AS(conv.execute_blocked(s2, dst), ShapeError);
+  // a sum post-op without its tensor
+  CHECK_THROWS_AS(conv.execute_blocked(src, dst, PostOps().sum()), ShapeError);
+  // output overlapping the input
+  CHECK_THROWS_AS(conv.execute_blocked(
+                      src, TensorView::contiguous(x.data(), DType::f32, {1, 2, 3, 4, 16})),
+                  ShapeError);
 }

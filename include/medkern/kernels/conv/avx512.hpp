@@ -135,8 +135,8 @@ struct impl<isa::avx512_t> {
         _mm512_set1_epi32(int(cs)));
     const __mmask16 m = lanes(nc);
     for (i64 w = 0; w < W; ++w)
-      _mm512_store_ps(dst + w * 16,
-                      _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, src + w * ws, 1));
+      _mm512_storeu_ps(dst + w * 16,  // dst may be a caller's blocked tensor (unaligned)
+                       _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, src + w * ws, 1));
   }
 
   static void from_blocked(const float* src, int nc, i64 W, char* dst, i64 cs,
