@@ -228,7 +228,10 @@ def format_table(rows) -> str:
             cells.append(f"{mk * 1e3:.1f}" if b == 1 else f"{b / mk:.2f}")
             for peer in ("torch", "torchscript", "openvino"):
                 cells.append(f"{t[peer] / mk:.2f}x" if peer in t else "-")
-        cells.append(f"{r['mem_medkern'] / 2**20:.1f} / {r['mem_torch'] / 2**20:.1f}")
+        if "mem_medkern" in r:  # measured with batch 1 only
+            cells.append(f"{r['mem_medkern'] / 2**20:.1f} / {r['mem_torch'] / 2**20:.1f}")
+        else:
+            cells.append("-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
