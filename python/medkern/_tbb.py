@@ -13,6 +13,7 @@ import glob
 import os
 import re
 import sys
+import sysconfig
 
 
 def _minor(path: str) -> int:
@@ -28,8 +29,10 @@ def preload_newest() -> str | None:
     if not env_libs:
         return None
     best = max(env_libs, key=_minor)
-    system = [p for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib")
-              for p in glob.glob(os.path.join(d, "libtbb.so.12.*"))]
+    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    dirs = [os.path.join(r, multiarch) for r in ("/usr/lib", "/usr/local/lib") if multiarch]
+    dirs += ["/usr/lib64", "/usr/lib", "/usr/local/lib"]
+    system = [p for d in dirs for p in glob.glob(os.path.join(d, "libtbb.so.12.*"))]
     if system and max(map(_minor, system)) >= _minor(best):
         return None
     try:

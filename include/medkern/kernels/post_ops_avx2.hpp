@@ -16,22 +16,20 @@ namespace medkern::kernels::avx2 {
 /// The transcendental eltwise ops, out of line: inlined into every accumulator of every
 /// register tile they would multiply the code of the kernels (and their compile time) many
 /// times over for ops that are rare in a chain and cost ~30 instructions per vector anyway.
-/// NaN inputs come out as NaN, as in torch (the approximations clamp their argument).
+/// NaN inputs come out as NaN, as in torch: the clamps inside the approximations
+/// (math_avx2.hpp) keep NaN, and elu's mask is false for NaN.
 __attribute__((noinline)) inline __m256 eltwise_transcendental(__m256 v, const PostOp& op) {
-  __m256 r = v;
   switch (op.alg) {
     case Eltwise::elu: {
       const __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
-      r = _mm256_blendv_ps(v, _mm256_mul_ps(expm1_ps(v), _mm256_set1_ps(op.alpha)), neg);
-      break;
+      return _mm256_blendv_ps(v, _mm256_mul_ps(expm1_ps(v), _mm256_set1_ps(op.alpha)), neg);
     }
-    case Eltwise::sigmoid: r = sigmoid_ps(v); break;
-    case Eltwise::tanh: r = tanh_ps(v); break;
-    case Eltwise::gelu_erf: r = gelu_erf_ps(v); break;
-    case Eltwise::gelu_tanh: r = gelu_tanh_ps(v); break;
-    default: break;
+    case Eltwise::sigmoid: return sigmoid_ps(v);
+    case Eltwise::tanh: return tanh_ps(v);
+    case Eltwise::gelu_erf: return gelu_erf_ps(v);
+    case Eltwise::gelu_tanh: return gelu_tanh_ps(v);
+    default: return v;
   }
-  return _mm256_blendv_ps(r, v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
 }
 
 MEDKERN_ALWAYS_INLINE __m256 eltwise(__m256 v, const PostOp& op) {

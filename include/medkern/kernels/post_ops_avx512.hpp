@@ -16,23 +16,20 @@ namespace medkern::kernels::avx512 {
 /// The transcendental eltwise ops, out of line: inlined into every accumulator of every
 /// register tile they would multiply the code of the kernels (and their compile time) many
 /// times over for ops that are rare in a chain and cost ~30 instructions per vector anyway.
-/// NaN inputs come out as NaN, as in torch (the approximations clamp their argument, which
-/// would turn a NaN into a number).
+/// NaN inputs come out as NaN, as in torch: the clamps inside the approximations
+/// (math_avx512.hpp) keep NaN, and elu's mask is false for NaN.
 __attribute__((noinline)) inline __m512 eltwise_transcendental(__m512 v, const PostOp& op) {
-  __m512 r = v;
   switch (op.alg) {
     case Eltwise::elu: {
       const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-      r = _mm512_mask_mul_ps(v, neg, expm1_ps(v), _mm512_set1_ps(op.alpha));
-      break;
+      return _mm512_mask_mul_ps(v, neg, expm1_ps(v), _mm512_set1_ps(op.alpha));
     }
-    case Eltwise::sigmoid: r = sigmoid_ps(v); break;
-    case Eltwise::tanh: r = tanh_ps(v); break;
-    case Eltwise::gelu_erf: r = gelu_erf_ps(v); break;
-    case Eltwise::gelu_tanh: r = gelu_tanh_ps(v); break;
-    default: break;
+    case Eltwise::sigmoid: return sigmoid_ps(v);
+    case Eltwise::tanh: return tanh_ps(v);
+    case Eltwise::gelu_erf: return gelu_erf_ps(v);
+    case Eltwise::gelu_tanh: return gelu_tanh_ps(v);
+    default: return v;
   }
-  return _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
 }
 
 MEDKERN_ALWAYS_INLINE __m512 eltwise(__m512 v, const PostOp& op) {

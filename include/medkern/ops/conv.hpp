@@ -238,19 +238,26 @@ inline void check_sums(const char* op, const PostOps& chain, std::span<const Ten
   }
 }
 
-/// `tail` with its k-th sum pointed at row (n, c, d, h) from column w0 of sums[k].
-inline PostOps bind_row(const PostOps& tail, const std::vector<Planar>& sums, i64 n, i64 c, i64 d,
-                        i64 h, i64 w0) noexcept {
+/// `tail` with the data of its k-th sum op set to `at(k)` (the rows the tail runs on).
+template <class At>
+inline PostOps bind_sums(const PostOps& tail, At&& at) noexcept {
   PostOps r = tail;
   std::size_t k = 0;
   for (int i = 0; i < r.count; ++i) {
     kernels::PostOp& op = r.ops[std::size_t(i)];
-    if (op.kind != kernels::PostOpKind::sum) continue;
-    const Planar& p = sums[k++];
-    op.data = reinterpret_cast<const float*>(p.base + n * p.n + c * p.c + d * p.d + h * p.h +
-                                             w0 * p.w);
+    if (op.kind == kernels::PostOpKind::sum) op.data = at(k++);
   }
   return r;
+}
+
+/// `tail` with its k-th sum pointed at row (n, c, d, h) from column w0 of sums[k].
+inline PostOps bind_row(const PostOps& tail, const std::vector<Planar>& sums, i64 n, i64 c, i64 d,
+                        i64 h, i64 w0) noexcept {
+  return bind_sums(tail, [&](std::size_t k) {
+    const Planar& p = sums[k];
+    return reinterpret_cast<const float*>(p.base + n * p.n + c * p.c + d * p.d + h * p.h +
+                                          w0 * p.w);
+  });
 }
 
 }  // namespace conv_detail
@@ -979,16 +986,12 @@ class ConvF32 {
           const i64 blk = gr.block0 + v;
           float* o = out + v * ysC;
           if (tail.count > 0) {
-            PostOps rp = tail;
-            std::size_t k = 0;
-            for (int i = 0; i < rp.count; ++i) {
-              kernels::PostOp& op = rp.ops[std::size_t(i)];
-              if (op.kind != kernels::PostOpKind::sum) continue;
-              const TensorView& sv = sums[k++];
-              op.data = reinterpret_cast<const float*>(static_cast<const char*>(sv.data) +
-                                                       n * sv.strides[0]) +
-                        (g * ocb_ + blk) * (sv.strides[1] / 4) + (row * RW + pc.p0) * 16;
-            }
+            const PostOps rp = conv_detail::bind_sums(tail, [&](std::size_t k) {
+              const TensorView& sv = sums[k];
+              return reinterpret_cast<const float*>(static_cast<const char*>(sv.data) +
+                                                    n * sv.strides[0]) +
+                     (g * ocb_ + blk) * (sv.strides[1] / 4) + (row * RW + pc.p0) * 16;
+            });
             post_row_->blocked(rp, (g * ocb_ + blk) * 16, o, M);
           }
           const i64 nc = std::min<i64>(16, ocg - blk * 16);

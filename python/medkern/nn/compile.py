@@ -54,9 +54,7 @@ class Node:
 
     @property
     def store_shape(self) -> tuple:
-        if self.layout == "blocked":
-            return (self.shape[0], -(-self.shape[1] // 16)) + self.shape[2:] + (16,)
-        return self.shape
+        return _blocked_shape(self.shape) if self.layout == "blocked" else self.shape
 
     @property
     def nbytes(self) -> int:
@@ -779,8 +777,7 @@ class _Plan:
         if kind == "conv" and (n.layout == "blocked" or n.inputs[0].layout == "blocked"):
             return self._conv_blocked(n, ins, full, off)
         if kind == "cat" and n.layout == "blocked":
-            cb = -(-c // 16)
-            dst = full[:, off // 16:off // 16 + cb] if full.shape[1] != cb else full
+            dst = _block_slice(full, off, c)
             o = 0
             for inp, v in zip(n.inputs, ins):
                 if inp.alias is None or inp.alias[0] is not n:
@@ -848,6 +845,17 @@ class _Plan:
         return dst
 
 
+def _blocked_shape(shape) -> tuple:
+    """(N, C, [D,] H, W) stored channel-blocked: (N, ceil(C/16), [D,] H, W, 16)."""
+    return (shape[0], -(-shape[1] // 16)) + tuple(shape[2:]) + (16,)
+
+
+def _block_slice(full: np.ndarray, off: int, c: int) -> np.ndarray:
+    """The blocks of a blocked buffer that hold channels [off, off + c) (off a multiple of 16)."""
+    cb = -(-c // 16)
+    return full[:, off // 16:off // 16 + cb] if full.shape[1] != cb else full
+
+
 def _blocked_value(node: Node, v: np.ndarray) -> np.ndarray:
     """v in the blocked layout (reordered when node stores it planar)."""
     if node.layout == "blocked":
@@ -861,12 +869,11 @@ def _conv_blocked_exec(n: Node, ins, full, off):
                      if isinstance(it, tuple) and it[0] == "sum" else it for it in a["post_ops"]]
     x = _blocked_value(n.inputs[0], ins[0])
     if n.layout == "blocked":
-        cb = -(-c // 16)
         n.op.blocked(x, full, off)
-        return full[:, off // 16:off // 16 + cb] if full.shape[1] != cb else full
+        return _block_slice(full, off, c)
     # blocked input, planar output (a consumer without a blocked kernel); the blocked result
     # goes to a buffer the node keeps between calls (no page faults per call)
-    want = (n.shape[0], -(-c // 16)) + n.shape[2:] + (16,)
+    want = _blocked_shape(n.shape)
     tmp = getattr(n.op, "_blocked_tmp", None)
     if tmp is None or tmp.shape != want:
         tmp = np.empty(want, np.float32)
