@@ -50,11 +50,14 @@
 // depthwise: the same zero-padded blocked input as direct; per (image, channel block, output
 //   row segment) the depthwise kernel computes 16 channels x up to kConvSegment pixels.
 // execute_blocked (src and dst nC[d]hw16c, see the method): direct and gemm_1x1 read the
-//   caller's blocked input in place — no padded copy. Per output row segment, the batch
-//   offsets point into the input rows; taps in the D/H padding point at a zero row. Row
-//   segments with a pixel whose W taps straddle the border read a zero-padded halo of their
-//   input window, copied per task ([icb][kd][kh][Wh] x 16 floats): the kernel's A rows are fixed-stride pixel runs, so a tap outside the row
-//   needs either a per-tap mask in the kernel or these few padded pixels. Results are
+//   caller's blocked input in place when little of it needs padding. Per output row segment,
+//   the batch offsets point into the input rows; taps in the D/H padding point at a zero row.
+//   Row segments with a pixel whose W taps straddle the border read a zero-padded halo of
+//   their input window, copied per task ([icb][kd][kh][Wh] x 16 floats): the kernel's A rows
+//   are fixed-stride pixel runs, so a tap outside the row needs either a per-tap mask in the
+//   kernel or these few padded pixels. When the halos would copy 4x more than the whole input,
+//   or rows are narrower than half a segment, the input is copied once zero-padded instead
+//   and narrow rows run in bands of whole rows that share each weight pass. Results are
 //   stored into dst (multi-pass reductions through an L1 row buffer); the chain's tail
 //   runs on the stored blocked rows (post_ops_row.hpp, blocked variant) and padding lanes are
 //   set to zero. The other algorithms reorder to planar temporaries around execute.
@@ -112,8 +115,8 @@ constexpr const char* conv_algorithm_name(ConvAlgorithm a) noexcept {
 inline constexpr std::int64_t kConvSegment = 168;
 
 /// Packed weight bytes per reduction pass of the direct kernel: read from L1 by every strip
-/// of a row segment (8 batch elements of a 64-channel block group; bench: /tmp sweep
-/// 16/32 KiB on 64->64 3x3 128x128, see the session report).
+/// of a row segment (8 batch elements of a 64-channel block group; 32 KiB beat 16 KiB on
+/// 64->64 3x3 at 128x128).
 #ifndef MEDKERN_CONV_PASS_BYTES
 #define MEDKERN_CONV_PASS_BYTES (32 * 1024)
 #endif
@@ -828,17 +831,25 @@ class ConvF32 {
     });
   }
 
-  /// execute_blocked for the direct and gemm_1x1 algorithms: the kernel reads the blocked
-  /// input in place. Output rows are split into equal segments of up to kConvSegment pixels.
-  /// A segment whose pixels' taps along W all lie inside the input runs in place; taps of
-  /// rows above/below the input (D/H padding) point at a zero row instead. A segment with a
-  /// border pixel reads a per-task halo: its input window [icb][kd][kh][Wh][16], copied
-  /// zero-padded (a border pixel's taps straddle the edge; without a halo the kernel would
-  /// need per-tap masks). Whole segments rather than just the border pixels: short pieces
-  /// reload the weight passes and run narrow tail tiles (3-D rows of 32 pixels: 0.8x of one
-  /// segment), while the copy is ~1/(16*nv*KW) of a float per FMA. Single-pass reductions
-  /// store straight into dst, multi-pass ones through the task's row buffer; the chain's
-  /// tail runs on the stored rows.
+  /// execute_blocked for the direct and gemm_1x1 algorithms. Output rows are split into
+  /// equal segments of up to kConvSegment pixels; a task is (image, group, block group,
+  /// unit), a unit being one row segment or, on the padded path, a band of whole rows.
+  /// Two ways to reach the input:
+  ///   in place: the kernel reads the caller's blocked input. Taps of rows above/below the
+  ///     input (D/H padding) point at a zero row. A segment with a border pixel reads a
+  ///     per-task halo: its input window [icb][kd][kh][Wh][16], copied zero-padded (a border
+  ///     pixel's taps straddle the edge; without a halo the kernel would need per-tap masks).
+  ///   padded copy: the input is copied once into a zero-padded blocked tensor (as execute's
+  ///     direct path does), so every tap of every pixel is in bounds and every unit runs in
+  ///     place. Chosen when the halos would copy over 4x more than that tensor (each halo is
+  ///     re-copied per block group and per row: KD*KH input rows per output row), or when
+  ///     rows are narrower than half a segment: then a unit is a band of whole rows whose
+  ///     weight passes stay in L1 across all of the band's rows (a 3-D row of 8 pixels
+  ///     alone re-streams every pass from L2/L3 for 8 pixels: 5x5x5 256 -> 256 at 4x8x8 ran
+  ///     at 0.5x oneDNN).
+  /// Single-pass reductions store straight into dst, multi-pass ones through the task's row
+  /// buffer; the chain's tail runs on the stored rows (one contiguous run of pixels per
+  /// task).
   void run_direct_blocked(const ConvDesc& d, const TensorView& src, const TensorView& dst,
                           const PostOps& chain, std::span<const TensorView> sums) const {
     namespace kc = kernels::conv;
@@ -849,42 +860,75 @@ class ConvF32 {
     const i64 sd = d.stride[0], sh = d.stride[1], sw = d.stride[2];
     const i64 dd = d.dilation[0], dh = d.dilation[1], dw = d.dilation[2];
     const i64 pd = d.pad_before[0], ph = d.pad_before[1], pw = d.pad_before[2];
+    const i64 Hp = d.padded(1), Wp = d.padded(2);
     const char* const xs = static_cast<const char*>(src.data);
     char* const ys = static_cast<char*>(dst.data);
     const i64 xsN = src.strides[0], xsC = src.strides[1] / 4;
     const i64 ysN = dst.strides[0], ysC = dst.strides[1] / 4;
     const i64 S = kConvSegment;
+    const i64 ngrp = i64(grp_.size());
     // 1x1, stride 1, no padding: each image is one row of D*H*W pixels (a GEMM).
     const bool flat = kv == 1 && d.stride == std::array<i64, 3>{1, 1, 1} &&
                       d.pad_before == std::array<i64, 3>{0, 0, 0} &&
                       d.pad_after == std::array<i64, 3>{0, 0, 0};
     const i64 rows = flat ? 1 : d.out(0) * OH, RW = flat ? D * H * W : OW;
+    // Row segments of equal size (up to kConvSegment pixels); in place, a segment reads
+    // the input directly when the W taps of all its pixels lie inside it, a halo otherwise.
     struct Piece {
       i64 p0, p1;
       bool halo;
     };
-    // Row segments of equal size (up to kConvSegment pixels); a segment runs in place when
-    // the W taps of all its pixels lie inside the input, from a halo otherwise.
     std::vector<Piece> pieces;
     const i64 lo = flat ? 0 : std::min(OW, (pw + sw - 1) / sw);
     const i64 last = W - 1 - (KW - 1) * dw + pw;
     const i64 hi = flat ? RW : last < 0 ? 0 : std::min(OW, last / sw + 1);
     const i64 nseg = (RW + S - 1) / S;
+    i64 halo_pieces = 0;
     for (i64 k = 0; k < nseg; ++k) {
       const i64 p0 = RW * k / nseg, p1 = RW * (k + 1) / nseg;
       pieces.push_back({p0, p1, p0 < lo || p1 > hi});
+      halo_pieces += pieces.back().halo ? 1 : 0;
     }
     i64 Wh = 0;  // halo row width (pixels of input)
     for (const Piece& p : pieces)
       if (p.halo) Wh = std::max(Wh, (p.p1 - p.p0 - 1) * sw + d.extent(2));
     const i64 halo_f = icb_ * KD * KH * Wh * 16;
-    std::vector<i64> off_h(static_cast<std::size_t>(batch_));
+    const i64 ICB = G * icb_;
+    const i64 plane_p = d.padded(0) * Hp * Wp * 16;  // floats per block of the padded copy
+    const double padded_f = double(d.N) * double(ICB) * double(plane_p);
+    const double halo_traffic = double(d.N * G * ngrp * rows * halo_pieces) * double(halo_f);
+    const bool narrow = !flat && halo_pieces > 0 && 2 * OW <= S;
+    // The halos copy from cache and the padded copy streams the whole input through memory
+    // once more: a halo float is taken to cost a quarter of a padded one.
+    const bool padded = !flat && halo_pieces > 0 && (narrow || 4 * padded_f < halo_traffic) &&
+                        padded_f <= double(conv_detail::kKeptScratch);
+    // Units: a row segment each, or on the padded path with narrow rows bands of whole rows
+    // (as many as keep every thread busy, each at most a segment of pixels).
+    struct Unit {
+      i64 r0, r1, p0, p1;
+      bool halo;
+    };
+    std::vector<Unit> units;
+    if (padded && narrow) {
+      const i64 tasks_per_band = d.N * G * ngrp;
+      const i64 want = (4 * i64(num_threads()) + tasks_per_band - 1) / tasks_per_band;
+      const i64 nb = std::min(rows, std::max((rows + S / OW - 1) / (S / OW), want));
+      for (i64 k = 0; k < nb; ++k) units.push_back({rows * k / nb, rows * (k + 1) / nb, 0, OW, false});
+    } else {
+      for (i64 r = 0; r < rows; ++r)
+        for (const Piece& p : pieces) units.push_back({r, r + 1, p.p0, p.p1, p.halo && !padded});
+    }
+    // Batch element offsets: into a halo window, or (padded) from a pixel's first tap.
+    std::vector<i64> off_h(static_cast<std::size_t>(batch_)), off_p(off_h.size());
     for (i64 b = 0; b < batch_; ++b) {
       const i64 icb = b / kv, k = b % kv;
-      off_h[std::size_t(b)] = ((icb * KD + k / (KH * KW)) * KH + (k / KW) % KH) * Wh * 16 +
-                              (k % KW) * dw * 16;
+      const i64 kd = k / (KH * KW), kh = (k / KW) % KH, kw = k % KW;
+      off_h[std::size_t(b)] = ((icb * KD + kd) * KH + kh) * Wh * 16 + kw * dw * 16;
+      off_p[std::size_t(b)] = icb * plane_p + (kd * dd * Hp + kh * dh) * Wp * 16 + kw * dw * 16;
     }
-    // Zero row for D/H padding taps of in-place pieces: M pixels lda = 16*sw apart.
+    AlignedBuffer<float> xp_local;
+    const float* const xp = padded ? padded_blocked_copy(d, src, ICB, xp_local) : nullptr;
+    // Zero row for D/H padding taps of in-place segments: M pixels lda = 16*sw apart.
     AlignedBuffer<float> zero(S * 16 * sw + 16);
     std::fill_n(zero.data(), zero.size(), 0.f);
     // Per-channel data padded to whole blocks: index (g*ocb_ + block)*16 + lane.
@@ -904,14 +948,15 @@ class ConvF32 {
     pdata.reserve(std::size_t(2 * PostOps::kMax));
     const PostOps head = pad_data(chain.head());
     const PostOps tail = pad_data(chain.tail());
-    const i64 ngrp = i64(grp_.size()), np = i64(pieces.size());
-    const i64 items = d.N * G * ngrp * rows * np;
+    const i64 nu = i64(units.size());
+    const i64 items = d.N * G * ngrp * nu;
     const i64 per_group = ocb_ * 16 * batch_ * 16;
     const kc::DirectRow& krow = *direct_row_;
     parallel_for_1d(items, 1, [&](i64 t0, i64 t1) {
       AlignedBuffer<float> halo_local;
-      float* const halo =
-          halo_f > 0 ? conv_detail::thread_scratch<1>(halo_f, halo_local) : nullptr;
+      float* const halo = halo_f > 0 && !padded
+                              ? conv_detail::thread_scratch<1>(halo_f, halo_local)
+                              : nullptr;
       std::vector<i64> off(static_cast<std::size_t>(batch_));
       alignas(64) float tmp[kc::kMaxNv * kConvSegment * 16];
       kc::DirectArgs a;
@@ -919,19 +964,28 @@ class ConvF32 {
       a.dst_pix = 16;
       for (i64 t = t0; t < t1; ++t) {
         i64 r = t;
-        const Piece& pc = pieces[std::size_t(r % np)]; r /= np;
-        const i64 row = r % rows; r /= rows;
+        const Unit& u = units[std::size_t(r % nu)]; r /= nu;
         const i64 j = r % ngrp; r /= ngrp;
         const i64 g = r % G;
         const i64 n = r / G;
-        const i64 od = row / OH, oh = row % OH, M = pc.p1 - pc.p0;
+        const i64 M = u.p1 - u.p0, pix0 = u.r0 * RW + u.p0, Mt = (u.r1 - u.r0) * M;
         const float* img = reinterpret_cast<const float*>(xs + n * xsN) + g * icb_ * xsC;
-        if (flat) {
-          a.src = img + pc.p0 * 16;
+        // The first tap of the unit's row `row`, pixel p0 (padded and plain in-place units).
+        const auto row_src = [&](i64 row) -> const float* {
+          const i64 od = row / OH, oh = row % OH;
+          if (padded)
+            return xp + (n * ICB + g * icb_) * plane_p +
+                   ((od * sd * Hp + oh * sh) * Wp + u.p0 * sw) * 16;
+          return img + (u.p0 * sw - pw) * 16;
+        };
+        if (padded) {
+          a.a_off = off_p.data();
+        } else if (flat) {
           for (i64 b = 0; b < batch_; ++b) off[std::size_t(b)] = b * xsC;
           a.a_off = off.data();
-        } else if (pc.halo) {
-          const i64 iw0 = pc.p0 * sw - pw, wn = (M - 1) * sw + d.extent(2);
+        } else if (u.halo) {
+          const i64 od = u.r0 / OH, oh = u.r0 % OH;
+          const i64 iw0 = u.p0 * sw - pw, wn = (M - 1) * sw + d.extent(2);
           const i64 x0 = std::clamp<i64>(-iw0, 0, wn), x1 = std::clamp<i64>(W - iw0, x0, wn);
           for (i64 icb = 0; icb < icb_; ++icb)
             for (i64 kd = 0; kd < KD; ++kd)
@@ -947,12 +1001,12 @@ class ConvF32 {
                 std::memcpy(h + x0 * 16, in + x0 * 16, std::size_t((x1 - x0) * 16) * sizeof(float));
                 std::memset(h + x1 * 16, 0, std::size_t((wn - x1) * 16) * sizeof(float));
               }
-          a.src = halo;
           a.a_off = off_h.data();
         } else {
-          a.src = img + (pc.p0 * sw - pw) * 16;
+          const i64 od = u.r0 / OH, oh = u.r0 % OH;
+          const float* base = row_src(u.r0);
           const i64 to_zero = (reinterpret_cast<std::intptr_t>(zero.data()) -
-                               reinterpret_cast<std::intptr_t>(a.src)) / i64(sizeof(float));
+                               reinterpret_cast<std::intptr_t>(base)) / i64(sizeof(float));
           for (i64 b = 0; b < batch_; ++b) {
             const i64 icb = b / kv, k = b % kv;
             const i64 id = od * sd - pd + (k / (KH * KW)) * dd, ih = oh * sh - ph + ((k / KW) % KH) * dh;
@@ -962,9 +1016,11 @@ class ConvF32 {
           }
           a.a_off = off.data();
         }
+        const float* const src0 =
+            padded || (!flat && !u.halo) ? row_src(u.r0) : flat ? img + u.p0 * 16 : halo;
         const Group& gr = grp_[std::size_t(j)];
         const i64 blk0 = g * ocb_ + gr.block0;
-        float* const out = reinterpret_cast<float*>(ys + n * ysN) + blk0 * ysC + (row * RW + pc.p0) * 16;
+        float* const out = reinterpret_cast<float*>(ys + n * ysN) + blk0 * ysC + pix0 * 16;
         a.wei = wei_.data() + g * per_group + gr.offset;
         a.nv = gr.nv;
         a.post = head.shifted(blk0 * 16);
@@ -973,15 +1029,19 @@ class ConvF32 {
         // Several passes accumulate in the task's row buffer: dst's blocks lie a plane apart,
         // often a multiple of 4 KiB, and re-loading partial sums stored there stalls on 4K
         // aliasing (3-D 256-channel 4x8x8 5x5x5: 2x slower than through a buffer).
-        a.dst = passes > 1 ? tmp : out;
-        a.dst_block = passes > 1 ? M * 16 : ysC;
+        float* const acc = passes > 1 ? tmp : out;
+        a.dst_block = passes > 1 ? Mt * 16 : ysC;
         for (i64 b0 = 0; b0 < batch_; b0 += step) {
           const i64 b1 = std::min(batch_, b0 + step);
-          krow.run(a, M, b0, b1, b0 == 0, b1 == batch_);
+          for (i64 row = u.r0; row < u.r1; ++row) {  // one row but on banded units
+            a.src = row == u.r0 ? src0 : row_src(row);
+            a.dst = acc + (row - u.r0) * M * 16;
+            krow.run(a, M, b0, b1, b0 == 0, b1 == batch_);
+          }
         }
         if (passes > 1)
           for (int v = 0; v < gr.nv; ++v)
-            std::memcpy(out + v * ysC, tmp + v * M * 16, std::size_t(M * 16) * sizeof(float));
+            std::memcpy(out + v * ysC, tmp + v * Mt * 16, std::size_t(Mt * 16) * sizeof(float));
         for (int v = 0; v < gr.nv; ++v) {
           const i64 blk = gr.block0 + v;
           float* o = out + v * ysC;
@@ -990,16 +1050,51 @@ class ConvF32 {
               const TensorView& sv = sums[k];
               return reinterpret_cast<const float*>(static_cast<const char*>(sv.data) +
                                                     n * sv.strides[0]) +
-                     (g * ocb_ + blk) * (sv.strides[1] / 4) + (row * RW + pc.p0) * 16;
+                     (g * ocb_ + blk) * (sv.strides[1] / 4) + pix0 * 16;
             });
-            post_row_->blocked(rp, (g * ocb_ + blk) * 16, o, M);
+            post_row_->blocked(rp, (g * ocb_ + blk) * 16, o, Mt);
           }
           const i64 nc = std::min<i64>(16, ocg - blk * 16);
           if (nc < 16)  // padding lanes stay zero whatever the chain maps zero to
-            for (i64 m = 0; m < M; ++m) std::fill(o + m * 16 + nc, o + m * 16 + 16, 0.f);
+            for (i64 m = 0; m < Mt; ++m) std::fill(o + m * 16 + nc, o + m * 16 + 16, 0.f);
         }
       }
     });
+  }
+
+  /// A zero-padded copy of a blocked input (N, ICB, D, H, W, 16) with any N / block
+  /// strides: (N, ICB, Dp, Hp, Wp, 16) contiguous, in the calling thread's kept scratch.
+  float* padded_blocked_copy(const ConvDesc& d, const TensorView& src, i64 ICB,
+                             AlignedBuffer<float>& local) const {
+    const i64 Dp = d.padded(0), Hp = d.padded(1), Wp = d.padded(2), W = d.in[2];
+    const i64 row_f = Wp * 16;
+    float* const xp = conv_detail::thread_scratch<0>(
+        medkern::detail::checked_mul(medkern::detail::checked_mul(d.N, ICB, op_),
+                                     Dp * Hp * row_f, op_),
+        local);
+    const char* const xs = static_cast<const char*>(src.data);
+    const i64 xsN = src.strides[0], xsC = src.strides[1] / 4;
+    const i64 pd = d.pad_before[0], ph = d.pad_before[1], pw = d.pad_before[2];
+    const i64 rows = d.N * ICB * Dp * Hp;
+    const i64 grain = std::max<i64>(1, 16384 / (row_f * 4));
+    parallel_for_1d(rows, grain, [&](i64 r0, i64 r1) {
+      for (i64 r = r0; r < r1; ++r) {
+        float* out = xp + r * row_f;
+        const i64 hp = r % Hp, dp = (r / Hp) % Dp, cb = (r / (Hp * Dp)) % ICB,
+                  n = r / (Hp * Dp * ICB);
+        const i64 id = dp - pd, ih = hp - ph;
+        if (id < 0 || id >= d.in[0] || ih < 0 || ih >= d.in[1]) {
+          std::memset(out, 0, std::size_t(row_f) * sizeof(float));
+          continue;
+        }
+        const float* in = reinterpret_cast<const float*>(xs + n * xsN) + cb * xsC +
+                          (id * d.in[1] + ih) * W * 16;
+        std::memset(out, 0, std::size_t(pw * 16) * sizeof(float));
+        std::memcpy(out + pw * 16, in, std::size_t(W * 16) * sizeof(float));
+        std::memset(out + (pw + W) * 16, 0, std::size_t((Wp - pw - W) * 16) * sizeof(float));
+      }
+    });
+    return xp;
   }
 
   /// execute_blocked for the algorithms without a blocked path: planar temporaries around
