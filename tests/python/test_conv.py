@@ -547,6 +547,9 @@ BLOCKED_CASES = [
     # narrow rows: padded copy, bands of rows (several passes, dilation, stride, slices)
     (1, 48, (5, 6, 7), 40, 3, 1, 2, 1, "direct"),
     (2, 32, (9, 11), 64, 3, (1, 2), 2, 1, "direct"),
+    # few outputs (im2col_gemm planar): the direct kernel on blocked tensors
+    (1, 32, (6, 40), 2, 1, 1, 0, 1, "auto"),
+    (1, 32, (5, 9, 11), 3, 3, 1, 1, 1, "auto"),
 ]
 
 
@@ -580,10 +583,39 @@ def test_execute_blocked_matches_planar(rng, case):
            c // groups * k ** len(sp))
 
 
+@pytest.mark.parametrize("case", [
+    # (N, C, spatial, OC, k, padding, dilation)
+    (1, 1, (20, 37), 32, 3, 1, 1),
+    (2, 3, (9, 16), 17, 5, 2, 1),
+    (1, 1, (6, 10, 13), 16, 3, 1, 2),
+    (1, 2, (5, 7, 33), 40, 3, (0, 1, 2), 1),
+])
+def test_execute_blocked_first_layer_without_sum(rng, case):
+    n, c, sp, oc, k, padding, dilation = case
+    x = rng.standard_normal((n, c) + sp, dtype=np.float32)
+    w = rng.standard_normal((oc, c) + (k,) * len(sp), dtype=np.float32)
+    b = rng.standard_normal(oc, dtype=np.float32)
+    conv = ops.PackedConv(w, b, padding=padding, dilation=dilation)
+    ref = _torch_conv(len(sp), x, w, b, padding=padding, dilation=dilation)
+    scale = rng.standard_normal(oc, dtype=np.float32)
+    want = np.maximum(ref * scale.reshape((1, oc) + (1,) * len(sp)), 0)
+    cb = (oc + 15) // 16
+    big = np.full((n, cb + 1) + ref.shape[2:] + (16,), 7.0, np.float32)
+    r = conv.execute_blocked(medkern.to_blocked(x), post_ops=[("mul", scale), "relu"],
+                             out=big, out_channel_offset=16)
+    assert r is big and (big[:, 0] == 7).all()
+    if oc % 16:
+        assert not big[:, -1, ..., oc % 16:].any()  # padding lanes are zero
+    _close(medkern.from_blocked(np.ascontiguousarray(big[:, 1:]), oc), want,
+           c * k ** len(sp))
+
+
 def test_execute_blocked_bad_input(rng):
     conv = ops.PackedConv(np.ones((20, 17, 3, 3), np.float32), padding=1)
     xb = medkern.to_blocked(np.ones((1, 17, 5, 6), np.float32))
     assert conv.blocked_native_ == (conv.algorithm_ in ("direct", "gemm_1x1"))
+    head = ops.PackedConv(np.ones((2, 32, 1, 1), np.float32))
+    assert head.algorithm_ == "im2col_gemm" and head.blocked_native_
     _raises(ValueError, r"conv2d: input must be 5-D", conv.execute_blocked,
             np.ones((1, 17, 5, 6), np.float32))
     _raises(ValueError, r"has 2 blocks of 16, got 1", conv.execute_blocked,

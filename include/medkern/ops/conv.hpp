@@ -60,7 +60,10 @@
 //   and narrow rows run in bands of whole rows that share each weight pass. Results are
 //   stored into dst (multi-pass reductions through an L1 row buffer); the chain's tail
 //   runs on the stored blocked rows (post_ops_row.hpp, blocked variant) and padding lanes are
-//   set to zero. The other algorithms reorder to planar temporaries around execute.
+//   set to zero. im2col_gemm chosen by rule 5 for few output channels runs the direct
+//   kernel here when the input channels fill their blocks (it packs the direct weights too:
+//   a per-call reorder costs more than the padded lanes); the other algorithms reorder to
+//   planar temporaries around execute.
 // im2col_gemm: per (image, group, chunk of output rows sized to kIm2colBytes), im2col into a
 //   per-task buffer (skipped for 1x1/stride-1/unpadded contiguous planes, which already are
 //   the column matrix), then the BRGEMM registry's best row: C[OCg][pixels] = W_g[OCg][K] x
@@ -343,10 +346,12 @@ class ConvF32 {
     return s;
   }
 
-  /// Whether execute_blocked runs without reorders (direct and gemm_1x1; the planar,
-  /// im2col_gemm and depthwise algorithms reorder to planar temporaries around execute).
+  /// Whether execute_blocked runs without reorders (direct, gemm_1x1, and im2col_gemm for few
+  /// outputs of whole input blocks; the planar, other im2col_gemm and depthwise cases reorder
+  /// to planar temporaries around execute).
   bool blocked_native() const noexcept {
-    return !planar_ && (algo_ == ConvAlgorithm::direct || algo_ == ConvAlgorithm::gemm_1x1);
+    return blocked_direct_ ||
+           (!planar_ && (algo_ == ConvAlgorithm::direct || algo_ == ConvAlgorithm::gemm_1x1));
   }
 
   /// dst = post(conv(src) + bias) on channel-blocked tensors (nChw16c / nCdhw16c):
@@ -523,13 +528,24 @@ class ConvF32 {
       medkern::detail::throw_unsupported(op_, ": algorithm gemm_1x1 needs a 1x1 kernel, stride 1 "
                                          "and no padding (", kernels::conv::describe(d_), ")");
     }
+    // On blocked tensors the im2col path pays a reorder to planar and back per call, which
+    // costs more than the lanes the direct kernel wastes on channels padded to 16 when the
+    // input channels fill their blocks (a 32 -> 2 1x1 head: 1.9x faster direct). Narrow
+    // input channels (first layers) keep the reorders: the waste would be up to 16x.
+    blocked_direct_ = a == ConvAlgorithm::im2col_gemm && forced == ConvAlgorithm::automatic &&
+                      d_.groups == 1 && row->isa != Isa::ref &&
+                      double(up(icg)) <= 1.3 * double(icg);
     algo_ = a;
     kernel_ = a == ConvAlgorithm::im2col_gemm ? gemm_row_->name
               : a == ConvAlgorithm::depthwise ? dw_row_->name
               : planar_                       ? kernels::conv::kPlanarAvx512Name
                                               : row->name;
     impl_name_ = std::string(conv_algorithm_name(a)) + ":" + kernel_;
-    impl_blocked_name_ = impl_name_ + ",blocked";
+    impl_blocked_name_ =
+        blocked_direct_ ? std::string(conv_algorithm_name(one_by_one ? ConvAlgorithm::gemm_1x1
+                                                                     : ConvAlgorithm::direct)) +
+                              ":" + row->name + ",blocked"
+                        : impl_name_ + ",blocked";
   }
 
   void pack(const float* w) {
@@ -548,8 +564,15 @@ class ConvF32 {
     if (algo_ == ConvAlgorithm::im2col_gemm || planar_) {
       wei_.allocate(d_.OC * icg * kv);
       std::memcpy(wei_.data(), w, std::size_t(wei_.size()) * sizeof(float));
+      if (blocked_direct_) pack_direct(w, wei_blk_);
       return;
     }
+    pack_direct(w, wei_);
+  }
+
+  /// The direct kernel's packing: per group, per block group, [batch][16][16*nv] panels.
+  void pack_direct(const float* w, AlignedBuffer<float>& wei) {
+    const i64 icg = d_.icg(), ocg = d_.ocg(), kv = d_.kernel_volume(), G = d_.groups;
     icb_ = (icg + 15) / 16;
     ocb_ = (ocg + 15) / 16;
     const i64 ngrp = (ocb_ + kernels::conv::kMaxNv - 1) / kernels::conv::kMaxNv;
@@ -561,13 +584,13 @@ class ConvF32 {
       b0 += nv;
     }
     const i64 per_group = ocb_ * 16 * batch_ * 16;
-    wei_.allocate(medkern::detail::checked_mul(G, per_group, op_));
+    wei.allocate(medkern::detail::checked_mul(G, per_group, op_));
     for (auto& gr : grp_) gr.offset = gr.block0 * 16 * batch_ * 16;
     parallel_tasks(G * ngrp, [&](i64 t) {
       const i64 g = t / ngrp;
       const Group& gr = grp_[std::size_t(t % ngrp)];
       const i64 ncol = 16 * gr.nv;
-      float* out = wei_.data() + g * per_group + gr.offset;
+      float* out = wei.data() + g * per_group + gr.offset;
       for (i64 b = 0; b < batch_; ++b) {
         const i64 icb = b / kv, k = b % kv;
         for (i64 l = 0; l < 16; ++l) {
@@ -952,6 +975,7 @@ class ConvF32 {
     const i64 items = d.N * G * ngrp * nu;
     const i64 per_group = ocb_ * 16 * batch_ * 16;
     const kc::DirectRow& krow = *direct_row_;
+    const float* const wei = blocked_direct_ ? wei_blk_.data() : wei_.data();
     parallel_for_1d(items, 1, [&](i64 t0, i64 t1) {
       AlignedBuffer<float> halo_local;
       float* const halo = halo_f > 0 && !padded
@@ -1021,7 +1045,7 @@ class ConvF32 {
         const Group& gr = grp_[std::size_t(j)];
         const i64 blk0 = g * ocb_ + gr.block0;
         float* const out = reinterpret_cast<float*>(ys + n * ysN) + blk0 * ysC + pix0 * 16;
-        a.wei = wei_.data() + g * per_group + gr.offset;
+        a.wei = wei + g * per_group + gr.offset;
         a.nv = gr.nv;
         a.post = head.shifted(blk0 * 16);
         const i64 per = std::max<i64>(1, kConvPassBytes / (1024 * gr.nv));
@@ -1155,6 +1179,21 @@ class ConvF32 {
   }
 
   /// The planar kernel: one task per output row (n, od, oh); see the file comment.
+  /// The planar kernel's post-op chain: per-channel data as 16 equal lanes per channel
+  /// (held in `pdata`).
+  PostOps planar_post(const PostOps& chain, std::vector<std::vector<float>>& pdata) const {
+    PostOps post = chain;
+    for (int i = 0; i < post.count; ++i) {
+      auto& op = post.ops[std::size_t(i)];
+      if (op.data == nullptr) continue;
+      std::vector<float> v(std::size_t(d_.OC * 16));
+      for (i64 c = 0; c < d_.OC; ++c) std::fill_n(v.begin() + c * 16, 16, op.data[c]);
+      pdata.push_back(std::move(v));
+      op.data = pdata.back().data();
+    }
+    return post;
+  }
+
   void run_planar(const ConvDesc& d, const TensorView& src, const TensorView& dst,
                   const PostOps& chain) const {
     const conv_detail::Planar s = conv_detail::planar_of(src), o = conv_detail::planar_of(dst);
@@ -1166,18 +1205,8 @@ class ConvF32 {
     const bool in_place = s.w == 4 && pw == 0 && d.pad_after[2] == 0;
     const bool direct_out = o.w == 4;
     std::vector<float> zero(std::size_t(Wp), 0.f);
-    // Per-channel post-op data as 16 equal lanes per channel.
     std::vector<std::vector<float>> pdata;
-    PostOps post = chain;
-    for (int i = 0; i < post.count; ++i) {
-      auto& op = post.ops[std::size_t(i)];
-      if (op.data == nullptr) continue;
-      std::vector<float> v(std::size_t(OC * 16));
-      for (i64 c = 0; c < OC; ++c)
-        std::fill_n(v.begin() + c * 16, 16, op.data[c]);
-      pdata.push_back(std::move(v));
-      op.data = pdata.back().data();
-    }
+    const PostOps post = planar_post(chain, pdata);
     const i64 items = d.N * OD * OH;
     const i64 grain = std::max<i64>(1, 65536 / std::max<i64>(1, OC * OW * 4));
     parallel_for_1d(items, grain, [&](i64 t0, i64 t1) {
@@ -1320,6 +1349,10 @@ class ConvF32 {
   std::string impl_name_, impl_blocked_name_;
   std::vector<float> bias_;
   AlignedBuffer<float> wei_;
+  /// execute_blocked runs the direct kernel although execute does not (see choose()); its
+  /// packed weights are wei_blk_.
+  bool blocked_direct_ = false;
+  AlignedBuffer<float> wei_blk_;
   i64 icb_ = 0, ocb_ = 0, batch_ = 0;
   std::vector<Group> grp_;
 };

@@ -254,8 +254,9 @@ class PackedConv:
         Same post-ops as ``__call__``; a ``("sum", t)`` tensor is blocked like the result.
         ``out``: a C-contiguous float32 blocked (N, Cb_total, ..., 16) array; the result goes
         into blocks ``[out_channel_offset/16, ...)``, so ``out_channel_offset`` must be a
-        multiple of 16. The direct and gemm_1x1 algorithms run on the blocked tensors in place
-        (``blocked_native_``); the others reorder to planar temporaries.
+        multiple of 16. The direct and gemm_1x1 algorithms and im2col_gemm for few outputs of
+        whole input blocks run on the blocked tensors (``blocked_native_``); the others
+        reorder to planar temporaries.
         """
         x = _array(x, "input", self._op, self._spatial + 3)
         _check_out(out, out_channel_offset, self._op)

@@ -288,6 +288,35 @@ std::vector<const kernels::conv::DirectRow*> available_rows() {
 
 }  // namespace
 
+TEST_CASE("direct rows: planar <-> blocked row transforms match their definitions") {
+  std::mt19937 gen(7);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (const auto* row : available_rows())
+    for (const int nc : {1, 5, 15, 16})
+      for (const i64 W : {i64(1), i64(15), i64(16), i64(17), i64(40)})
+        for (const i64 ws : {i64(4), i64(12)}) {  // unit and strided pixels
+          CAPTURE(row->name); CAPTURE(nc); CAPTURE(W); CAPTURE(ws);
+          const i64 cs = W * ws + 12;  // channel rows a few floats apart
+          std::vector<float> planar(std::size_t(16 * cs / 4 + 16));
+          for (float& v : planar) v = u(gen);
+          std::vector<float> blocked(std::size_t(W * 16), 99.f);
+          const char* ps = reinterpret_cast<const char*>(planar.data());
+          row->to_blocked(ps, cs, ws, nc, W, blocked.data());
+          for (i64 w = 0; w < W; ++w)
+            for (int c = 0; c < 16; ++c) {
+              const float want = c < nc ? planar[std::size_t((c * cs + w * ws) / 4)] : 0.f;
+              REQUIRE(blocked[std::size_t(w * 16 + c)] == want);
+            }
+          std::vector<float> back(planar.size(), 7.f);
+          row->from_blocked(blocked.data(), nc, W, reinterpret_cast<char*>(back.data()), cs, ws);
+          for (i64 w = 0; w < W; ++w)
+            for (int c = 0; c < nc; ++c) {
+              const std::size_t i = std::size_t((c * cs + w * ws) / 4);
+              REQUIRE(back[i] == planar[i]);
+            }
+        }
+}
+
 TEST_CASE("conv direct 2-D: every registry row, channel tails, strides, padding, post-ops") {
   for (const auto* row : available_rows()) {
     CAPTURE(row->name);
