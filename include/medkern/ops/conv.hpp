@@ -549,7 +549,7 @@ class ConvF32 {
   }
 
   void pack(const float* w) {
-    const i64 icg = d_.icg(), ocg = d_.ocg(), kv = d_.kernel_volume(), G = d_.groups;
+    const i64 icg = d_.icg(), kv = d_.kernel_volume(), G = d_.groups;
     if (algo_ == ConvAlgorithm::depthwise) {  // [block][tap][16 channels]
       const i64 cb = (G + 15) / 16;
       wei_.allocate(cb * kv * 16);
