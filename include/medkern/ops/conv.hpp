@@ -866,10 +866,11 @@ class ConvF32 {
   ///     direct path does), so every tap of every pixel is in bounds and every unit runs in
   ///     place. Chosen when the halos would copy over 4x more than that tensor (each halo is
   ///     re-copied per block group and per row: KD*KH input rows per output row), or when
-  ///     rows are narrower than half a segment: then a unit is a band of whole rows whose
-  ///     weight passes stay in L1 across all of the band's rows (a 3-D row of 8 pixels
-  ///     alone re-streams every pass from L2/L3 for 8 pixels: 5x5x5 256 -> 256 at 4x8x8 ran
-  ///     at 0.5x oneDNN).
+  ///     rows are narrower than half a segment.
+  /// With every tap in bounds (the padded copy, or no padding at all) narrow rows run in
+  /// bands of whole rows whose weight passes stay in L1 across all of the band's rows (a
+  /// 3-D row of 8 pixels alone re-streams every pass from L2/L3 for 8 pixels: 5x5x5
+  /// 256 -> 256 at 4x8x8 ran at 0.5x oneDNN).
   /// Single-pass reductions store straight into dst, multi-pass ones through the task's row
   /// buffer; the chain's tail runs on the stored rows (one contiguous run of pixels per
   /// task).
@@ -920,19 +921,26 @@ class ConvF32 {
     const i64 plane_p = d.padded(0) * Hp * Wp * 16;  // floats per block of the padded copy
     const double padded_f = double(d.N) * double(ICB) * double(plane_p);
     const double halo_traffic = double(d.N * G * ngrp * rows * halo_pieces) * double(halo_f);
-    const bool narrow = !flat && halo_pieces > 0 && 2 * OW <= S;
+    const bool narrow = !flat && 2 * OW <= S;
     // The halos copy from cache and the padded copy streams the whole input through memory
     // once more: a halo float is taken to cost a quarter of a padded one.
     const bool padded = !flat && halo_pieces > 0 && (narrow || 4 * padded_f < halo_traffic) &&
                         padded_f <= double(conv_detail::kKeptScratch);
-    // Units: a row segment each, or on the padded path with narrow rows bands of whole rows
-    // (as many as keep every thread busy, each at most a segment of pixels).
+    // Uniform addressing: every tap of every pixel in bounds (the padded copy, or an input
+    // without padding), so rows differ only by their first tap: a unit may span rows, and
+    // the batch offsets are shared. Source dims (Hs, Ws) and floats per channel block.
+    const bool no_pad = d.pad_before == std::array<i64, 3>{0, 0, 0} &&
+                        d.pad_after == std::array<i64, 3>{0, 0, 0};
+    const bool uniform = padded || (!flat && no_pad);
+    const i64 Hs = padded ? Hp : H, Ws = padded ? Wp : W, blk_s = padded ? plane_p : xsC;
+    // Units: a row segment each, or with uniform addressing and narrow rows bands of whole
+    // rows (as many as keep every thread busy, each at most a segment of pixels).
     struct Unit {
       i64 r0, r1, p0, p1;
       bool halo;
     };
     std::vector<Unit> units;
-    if (padded && narrow) {
+    if (uniform && narrow) {
       const i64 tasks_per_band = d.N * G * ngrp;
       const i64 want = (4 * i64(num_threads()) + tasks_per_band - 1) / tasks_per_band;
       const i64 nb = std::min(rows, std::max((rows + S / OW - 1) / (S / OW), want));
@@ -941,13 +949,13 @@ class ConvF32 {
       for (i64 r = 0; r < rows; ++r)
         for (const Piece& p : pieces) units.push_back({r, r + 1, p.p0, p.p1, p.halo && !padded});
     }
-    // Batch element offsets: into a halo window, or (padded) from a pixel's first tap.
-    std::vector<i64> off_h(static_cast<std::size_t>(batch_)), off_p(off_h.size());
+    // Batch element offsets: into a halo window, or (uniform) from a pixel's first tap.
+    std::vector<i64> off_h(static_cast<std::size_t>(batch_)), off_u(off_h.size());
     for (i64 b = 0; b < batch_; ++b) {
       const i64 icb = b / kv, k = b % kv;
       const i64 kd = k / (KH * KW), kh = (k / KW) % KH, kw = k % KW;
       off_h[std::size_t(b)] = ((icb * KD + kd) * KH + kh) * Wh * 16 + kw * dw * 16;
-      off_p[std::size_t(b)] = icb * plane_p + (kd * dd * Hp + kh * dh) * Wp * 16 + kw * dw * 16;
+      off_u[std::size_t(b)] = icb * blk_s + (kd * dd * Hs + kh * dh) * Ws * 16 + kw * dw * 16;
     }
     AlignedBuffer<float> xp_local;
     const float* const xp = padded ? padded_blocked_copy(d, src, ICB, xp_local) : nullptr;
@@ -994,16 +1002,17 @@ class ConvF32 {
         const i64 n = r / G;
         const i64 M = u.p1 - u.p0, pix0 = u.r0 * RW + u.p0, Mt = (u.r1 - u.r0) * M;
         const float* img = reinterpret_cast<const float*>(xs + n * xsN) + g * icb_ * xsC;
-        // The first tap of the unit's row `row`, pixel p0 (padded and plain in-place units).
+        // The first tap of the unit's row `row`, pixel p0 (uniform units; in-place segments
+        // keep the row in their offsets).
         const auto row_src = [&](i64 row) -> const float* {
           const i64 od = row / OH, oh = row % OH;
-          if (padded)
-            return xp + (n * ICB + g * icb_) * plane_p +
-                   ((od * sd * Hp + oh * sh) * Wp + u.p0 * sw) * 16;
+          if (uniform)
+            return (padded ? xp + (n * ICB + g * icb_) * plane_p : img) +
+                   ((od * sd * Hs + oh * sh) * Ws + u.p0 * sw) * 16;
           return img + (u.p0 * sw - pw) * 16;
         };
-        if (padded) {
-          a.a_off = off_p.data();
+        if (uniform) {
+          a.a_off = off_u.data();
         } else if (flat) {
           for (i64 b = 0; b < batch_; ++b) off[std::size_t(b)] = b * xsC;
           a.a_off = off.data();
@@ -1041,7 +1050,7 @@ class ConvF32 {
           a.a_off = off.data();
         }
         const float* const src0 =
-            padded || (!flat && !u.halo) ? row_src(u.r0) : flat ? img + u.p0 * 16 : halo;
+            uniform || (!flat && !u.halo) ? row_src(u.r0) : flat ? img + u.p0 * 16 : halo;
         const Group& gr = grp_[std::size_t(j)];
         const i64 blk0 = g * ocb_ + gr.block0;
         float* const out = reinterpret_cast<float*>(ys + n * ysN) + blk0 * ysC + pix0 * 16;
