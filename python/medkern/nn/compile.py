@@ -583,22 +583,39 @@ def _blockable_conv(n: Node) -> bool:
     return n.kind == "conv" and n.op is not None and n.op.blocked_native and len(n.shape) in (4, 5)
 
 
+_POOLS = ("max_pool", "avg_pool")
+
+
+def _blockable_pool(n: Node) -> bool:
+    return n.kind in _POOLS and len(n.shape) in (4, 5) and n.attrs["nd"] == len(n.shape) - 2
+
+
 def pass_blocked_layout(nodes, outputs):
-    """Store in the channel-blocked layout the outputs of convolutions that run on it
-    natively (direct / gemm_1x1) and of channel concats of such outputs, when every consumer
-    reads that layout: a convolution (as its input, or as the residual of a sum post-op when
-    that convolution's output is blocked too) or a blocked concat. Graph outputs stay planar.
-    A blocked concat needs every input but the last to have a multiple of 16 channels (its
-    producers write whole blocks). Concat aliases between layouts are dropped (the concat
-    copies those inputs)."""
+    """Store in the channel-blocked layout the outputs of convolutions (and transposed
+    convolutions) that run on it natively, of max / average pools whose input is blocked, and
+    of channel concats of such outputs, when every consumer reads that layout: a convolution
+    (as its input, or as the residual of a sum post-op when that convolution's output is
+    blocked too), a pool (which pools the blocked tensor and reorders its smaller result when
+    it stays planar) or a blocked concat. Graph outputs stay planar. A blocked concat needs
+    every input but the last to have a multiple of 16 channels (its producers write whole
+    blocks). Concat aliases between layouts are dropped (the concat copies those inputs)."""
     cons, outs = _consumers(nodes, outputs)
     blocked = set()
     for n in nodes:
-        if _blockable_conv(n):
+        if _blockable_conv(n) or _blockable_pool(n):
             blocked.add(id(n))
         elif n.kind == "cat" and n.attrs["dim"] == 1 and len(n.shape) in (4, 5) and \
                 all(i.shape[1] % 16 == 0 for i in n.inputs[:-1]):
             blocked.add(id(n))
+
+    def reads_blocked(c, n):
+        """Whether consumer c can read node n in the blocked layout."""
+        if _blockable_conv(c):
+            return not (any(i is n for i in c.inputs[1:]) and id(c) not in blocked)
+        if _blockable_pool(c):
+            return True
+        return c.kind == "cat" and id(c) in blocked
+
     changed = True
     while changed:
         changed = False
@@ -608,22 +625,24 @@ def pass_blocked_layout(nodes, outputs):
             ok = id(n) not in outs
             if ok and n.kind == "cat":
                 ok = all(id(i) in blocked for i in n.inputs)
-            for c in cons[id(n)] if ok else ():
-                if _blockable_conv(c):
-                    ok = ok and not (any(i is n for i in c.inputs[1:]) and id(c) not in blocked)
-                else:
-                    ok = ok and c.kind == "cat" and id(c) in blocked
+            if ok and n.kind in _POOLS:
+                ok = id(n.inputs[0]) in blocked
+            ok = ok and all(reads_blocked(c, n) for c in cons[id(n)])
             if not ok:
                 blocked.discard(id(n))
                 changed = True
     # A blocked conv between planar neighbours (planar input, every consumer writing planar)
-    # only moves its reorders out of the kernel's cache-resident rows: keep it planar.
+    # only moves its reorders out of the kernel's cache-resident rows: keep it planar. A pool
+    # with a planar input stays planar.
     changed = True
     while changed:
         changed = False
         for n in nodes:
             if id(n) in blocked and n.kind == "conv" and id(n.inputs[0]) not in blocked and \
                     not any(id(c) in blocked for c in cons[id(n)]):
+                blocked.discard(id(n))
+                changed = True
+            elif id(n) in blocked and n.kind in _POOLS and id(n.inputs[0]) not in blocked:
                 blocked.discard(id(n))
                 changed = True
     for n in nodes:
@@ -820,6 +839,8 @@ class _Plan:
                 return dst
             with np.errstate(all="ignore"):
                 y = fn(ins[0], ins[1]).astype(np.float32, copy=False)
+        elif kind in _POOLS and n.inputs[0].layout == "blocked":
+            return _pool_blocked_exec(n, ins, full, off)
         elif kind == "max_pool":
             y = K.max_pool(ins[0], a["nd"], a["kernel_size"], a["stride"], a["padding"],
                            a["dilation"], a["ceil_mode"])
@@ -880,6 +901,26 @@ def _conv_blocked_exec(n: Node, ins, full, off):
         n.op._blocked_tmp = tmp
     n.op.blocked(x, tmp, 0)
     y = _layout.from_blocked(tmp, c, "ncdhw" if len(n.shape) == 5 else "nchw")
+    dst = full[:, off:off + c] if full.shape[1] != c else full
+    dst[...] = y
+    return dst
+
+
+def _pool_blocked_exec(n: Node, ins, full, off):
+    """A pool of a blocked input: into its blocked buffer, or reordered to planar."""
+    a, c = n.attrs, n.shape[1]
+    if n.kind == "max_pool":
+        run = lambda out: K.max_pool_blocked(ins[0], a["kernel_size"], a["stride"],  # noqa: E731
+                                             a["padding"], a["dilation"], a["ceil_mode"], out)
+    else:
+        run = lambda out: K.avg_pool_blocked(ins[0], a["kernel_size"], a["stride"],  # noqa: E731
+                                             a["padding"], a["ceil_mode"],
+                                             a["count_include_pad"], a["divisor_override"], out)
+    if n.layout == "blocked":
+        return run(None if full is None else _block_slice(full, off, c))
+    y = _layout.from_blocked(run(None), c, "ncdhw" if len(n.shape) == 5 else "nchw")
+    if full is None:
+        return y
     dst = full[:, off:off + c] if full.shape[1] != c else full
     dst[...] = y
     return dst
@@ -1008,6 +1049,8 @@ class CompiledModel:
             elif n.kind == "eltwise":
                 it = n.attrs["item"]
                 kind = "eltwise:" + (it if isinstance(it, str) else it[0])
+            elif n.kind in _POOLS and n.inputs[0].layout == "blocked":
+                kind += " [b->" + ("b" if n.layout == "blocked" else "p") + "]"
             elif n.kind == "cat" and n.alias is None:
                 written = sum(1 for i in n.inputs if i.alias is not None and i.alias[0] is n)
                 kind = f"cat({written}/{len(n.inputs)} in place)" + \
