@@ -5,12 +5,15 @@
 // reorder runs with the GIL released.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
 #include "medkern/core/tensor.hpp"
+#include "medkern/ops/dataflow_checks.hpp"
 #include "medkern/ops/reorder.hpp"
 
 namespace py = pybind11;
@@ -69,7 +72,8 @@ py::array to_blocked(const py::array& x, const std::string& layout_from) {
   return out;
 }
 
-py::array from_blocked(const py::array& x, std::int64_t channels, const std::string& layout_to) {
+py::array from_blocked(const py::array& x, std::int64_t channels, const std::string& layout_to,
+                       std::optional<py::array> out_arg) {
   constexpr const char* op = "from_blocked";
   const DType t = dtype_of_array(x, op);
   if (x.ndim() != 5 && x.ndim() != 6)
@@ -91,8 +95,15 @@ py::array from_blocked(const py::array& x, std::int64_t channels, const std::str
   const Layout from = medkern::ops::blocked_layout(to);
   const TensorView src = medkern::py::view_of(x, t, op, "x");
   const auto logical = medkern::ops::logical_shape(from, shape, channels);
-  py::array out = new_array(x, medkern::ops::layout_shape(to, logical));
+  const auto want = medkern::ops::layout_shape(to, logical);
+  if (out_arg && (!out_arg->dtype().is(x.dtype()) || shape_of(*out_arg) != want))
+    medkern::detail::throw_shape(op, ": out must have x's dtype and shape ",
+                                 medkern::ops::detail::dims_str(want), ", got ",
+                                 medkern::ops::detail::dims_str(shape_of(*out_arg)));
+  py::array out = out_arg ? *out_arg : new_array(x, want);
   const TensorView dst = medkern::py::view_of(out, t, op, "out", /*writable=*/true);
+  if (medkern::ops::dataflow_detail::overlap(src, dst))
+    medkern::detail::throw_shape(op, ": out must not overlap x");
   {
     py::gil_scoped_release nogil;
     medkern::ops::reorder(src, from, dst, to);
@@ -117,7 +128,7 @@ Returns
 ndarray of x's dtype, shape (N, ceil(C/16), H, W, 16) or (N, ceil(C/16), D, H, W, 16);
 channel c is at [:, c // 16, ..., c % 16]; lanes past C are zero.)doc");
   m.def("from_blocked", &from_blocked, py::arg("x"), py::arg("channels"),
-        py::arg("layout_to") = "nchw",
+        py::arg("layout_to") = "nchw", py::arg("out") = py::none(),
         R"doc(Reorder a channel-blocked tensor back to a plain layout, dropping padding lanes.
 
 Parameters
@@ -125,6 +136,7 @@ Parameters
 x : ndarray, (N, Cb, H, W, 16) or (N, Cb, D, H, W, 16), C-contiguous
 channels : int, the real channel count C, with ceil(C/16) == Cb
 layout_to : {"nchw", "nhwc"} ("ncdhw" / "ndhwc" accepted for 6-D)
+out : ndarray of the result's dtype and shape, C-contiguous, optional (written and returned)
 
 Returns
 -------

@@ -33,8 +33,12 @@ def to_blocked(x: np.ndarray, layout_from: str = "nchw") -> np.ndarray:
     return _core.to_blocked(_check(x, "to_blocked"), layout_from)
 
 
-def from_blocked(x: np.ndarray, channels: int, layout_to: str = "nchw") -> np.ndarray:
-    """Inverse of :func:`to_blocked`: drop the padding lanes and return ``layout_to``."""
+def from_blocked(x: np.ndarray, channels: int, layout_to: str = "nchw", *,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of :func:`to_blocked`: drop the padding lanes and return ``layout_to``
+    (written into ``out`` when given: C-contiguous, the result's dtype and shape)."""
     if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)):
         raise TypeError("from_blocked: channels must be an int")
-    return _core.from_blocked(_check(x, "from_blocked"), int(channels), layout_to)
+    if out is not None and not isinstance(out, np.ndarray):
+        raise TypeError(f"from_blocked: out must be a numpy.ndarray, got {type(out).__name__}")
+    return _core.from_blocked(_check(x, "from_blocked"), int(channels), layout_to, out)

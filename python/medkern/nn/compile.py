@@ -900,9 +900,11 @@ def _conv_blocked_exec(n: Node, ins, full, off):
         tmp = np.empty(want, np.float32)
         n.op._blocked_tmp = tmp
     n.op.blocked(x, tmp, 0)
-    y = _layout.from_blocked(tmp, c, "ncdhw" if len(n.shape) == 5 else "nchw")
-    dst = full[:, off:off + c] if full.shape[1] != c else full
-    dst[...] = y
+    lay = "ncdhw" if len(n.shape) == 5 else "nchw"
+    if full.shape[1] == c:   # straight into the node's buffer
+        return _layout.from_blocked(tmp, c, lay, out=full)
+    dst = full[:, off:off + c]
+    dst[...] = _layout.from_blocked(tmp, c, lay)
     return dst
 
 
@@ -918,11 +920,11 @@ def _pool_blocked_exec(n: Node, ins, full, off):
                                              a["count_include_pad"], a["divisor_override"], out)
     if n.layout == "blocked":
         return run(None if full is None else _block_slice(full, off, c))
-    y = _layout.from_blocked(run(None), c, "ncdhw" if len(n.shape) == 5 else "nchw")
-    if full is None:
-        return y
-    dst = full[:, off:off + c] if full.shape[1] != c else full
-    dst[...] = y
+    lay = "ncdhw" if len(n.shape) == 5 else "nchw"
+    if full is None or full.shape[1] == c:
+        return _layout.from_blocked(run(None), c, lay, out=full)
+    dst = full[:, off:off + c]
+    dst[...] = _layout.from_blocked(run(None), c, lay)
     return dst
 
 
