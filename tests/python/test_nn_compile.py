@@ -158,6 +158,8 @@ def test_unet_runs_blocked_from_first_conv_to_head(nd, off):
     _close(c(x), _torch_out(tm, x))
     if off is not None:
         return
+    if not medkern.ops.PackedConv(np.ones((16, 16, 3, 3), np.float32), padding=1).blocked_native_:
+        pytest.skip("no native blocked convolution under this ISA cap")
     kinds = {}
     for n in c.graph:
         if n.kind in ("conv", "max_pool", "cat"):
