@@ -100,7 +100,8 @@ TensorView strided_f32(const py::array& a, const char* op, const char* name, boo
                                  std::string(py::str(a.dtype())));
   if (writable && !a.writeable()) medkern::detail::throw_shape(op, ": ", name, " must be writable");
   if (a.ndim() > medkern::kMaxRank)
-    medkern::detail::throw_shape(op, ": ", name, " rank ", a.ndim(), " exceeds ", medkern::kMaxRank);
+    medkern::detail::throw_shape(op, ": ", name, " rank ", a.ndim(), " exceeds ",
+                                 medkern::kMaxRank);
   TensorView v;
   v.data = const_cast<void*>(a.data());
   v.dtype = DType::f32;

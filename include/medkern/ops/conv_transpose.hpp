@@ -228,7 +228,8 @@ class ConvTransposeF32 {
     const bool scatter =
         algo_ == ConvTransposeAlgorithm::scatter && g.op == std::array<i64, 3>{0, 0, 0};
     // The direct kernel writes dst's rows in place: unit stride along W.
-    const bool direct = scatter && direct_row_ != nullptr && blocked_native() && dst.strides[std::size_t(dst.rank - 1)] == 4;
+    const bool direct =
+        scatter && blocked_native() && dst.strides[std::size_t(dst.rank - 1)] == 4;
     const std::string name = direct ? std::string("direct:") + direct_row_->name
                              : std::string(scatter ? "scatter:" : "col2im:") + gemm_row_->name;
     VerboseScope vs("conv_transpose", name.c_str(), [&] {
@@ -436,10 +437,12 @@ class ConvTransposeF32 {
     keep.reserve(std::size_t(2 * PostOps::kMax));
     const PostOps head = padded(chain.head(), keep), tail = padded(chain.tail(), keep);
     const auto target = [&](i64 n, const BlockGroup& gr, i64 row, i64 p0, i64) {
-      float* o = reinterpret_cast<float*>(ys + n * ysN) + gr.block0 * ysC + (row * OW + p0 * KW) * 16;
+      float* o = reinterpret_cast<float*>(ys + n * ysN) + gr.block0 * ysC +
+                 (row * OW + p0 * KW) * 16;
       return std::pair<float*, i64>(o, ysC);
     };
-    const auto finish = [&](i64 n, const BlockGroup& gr, i64 row, i64 p0, i64 M, float* out, i64) {
+    const auto finish = [&](i64 n, const BlockGroup& gr, i64 row, i64 p0, i64 M, float* out,
+                            i64) {
       for (int v = 0; v < gr.nv; ++v) {
         const i64 blk = gr.block0 + v;
         float* o = out + v * ysC;
@@ -492,10 +495,12 @@ class ConvTransposeF32 {
     const auto target = [&](i64, const BlockGroup&, i64, i64, i64 M) {
       thread_local std::vector<float> buf;
       if (i64(buf.size()) < seg + 16) buf.resize(std::size_t(seg + 16));
-      float* b = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(buf.data()) + 63) & ~std::uintptr_t(63));
+      const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(buf.data());
+      float* b = reinterpret_cast<float*>((at + 63) & ~std::uintptr_t(63));
       return std::pair<float*, i64>(b, M * KW * 16);
     };
-    const auto finish = [&](i64 n, const BlockGroup& gr, i64 row, i64 p0, i64 M, float* out, i64 bs) {
+    const auto finish = [&](i64 n, const BlockGroup& gr, i64 row, i64 p0, i64 M, float* out,
+                            i64 bs) {
       const i64 od = row / OH, oh = row % OH;
       for (int v = 0; v < gr.nv; ++v) {
         const i64 c0 = (gr.block0 + v) * 16, nc = std::min<i64>(16, OC - c0);

@@ -209,7 +209,8 @@ namespace pool_detail {
 /// spatial dimensions on, strides multiples of 4 bytes).
 inline void check_blocked(const char* op, const char* name, const TensorView& t, int spatial) {
   using medkern::detail::throw_shape;
-  bool ok = t.rank == spatial + 3 && t.dtype == DType::f32 && t.shape[std::size_t(t.rank - 1)] == 16;
+  bool ok = t.rank == spatial + 3 && t.dtype == DType::f32 &&
+            t.shape[std::size_t(t.rank - 1)] == 16;
   std::int64_t s = 4;
   for (int i = t.rank - 1; ok && i >= 2; --i) {
     ok = t.shape[std::size_t(i)] == 1 || t.strides[std::size_t(i)] == s;

@@ -23,4 +23,5 @@ from ._softmax import softmax
 __all__ = ["conv2d", "conv3d", "PackedConv", "conv_transpose2d", "conv_transpose3d",
            "PackedConvTranspose", "im2col", "col2im"]
 __all__ += ["max_pool2d", "max_pool3d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool2d",
-            "adaptive_avg_pool3d", "max_pool_blocked", "avg_pool_blocked", "interpolate", "softmax", "cat", "cat_blocked"]
+            "adaptive_avg_pool3d", "max_pool_blocked", "avg_pool_blocked",
+            "interpolate", "softmax", "cat", "cat_blocked"]

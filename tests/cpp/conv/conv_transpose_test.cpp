@@ -205,7 +205,8 @@ std::vector<float> to_blocked(const std::vector<float>& v, i64 N, i64 C, i64 S) 
   for (i64 n = 0; n < N; ++n)
     for (i64 c = 0; c < C; ++c)
       for (i64 s = 0; s < S; ++s)
-        b[std::size_t(((n * CB + c / 16) * S + s) * 16 + c % 16)] = v[std::size_t((n * C + c) * S + s)];
+        b[std::size_t(((n * CB + c / 16) * S + s) * 16 + c % 16)] =
+            v[std::size_t((n * C + c) * S + s)];
   return b;
 }
 
@@ -308,14 +309,16 @@ TEST_CASE("conv_transpose: blocked execute bad input") {
   ops::ConvTransposeF32 conv(d, w.data());
   const auto src = TensorView::contiguous(x.data(), DType::f32, {1, 2, 4, 4, 16});
   CHECK(conv.blocked_output_shape(src) == std::vector<i64>{1, 1, 8, 8, 16});
-  CHECK_THROWS_WITH_AS(conv.execute_blocked(TensorView::contiguous(x.data(), DType::f32, {1, 1, 4, 4, 16}),
-                                            TensorView::contiguous(y.data(), DType::f32, {1, 1, 8, 8, 16})),
+  const auto one_block = TensorView::contiguous(x.data(), DType::f32, {1, 1, 4, 4, 16});
+  const auto out = TensorView::contiguous(y.data(), DType::f32, {1, 1, 8, 8, 16});
+  const auto narrow = TensorView::contiguous(y.data(), DType::f32, {1, 1, 8, 7, 16});
+  CHECK_THROWS_WITH_AS(conv.execute_blocked(one_block, out),
                        doctest::Contains("has 2 blocks of 16, got 1"), ShapeError);
-  CHECK_THROWS_WITH_AS(conv.execute_blocked(src, TensorView::contiguous(y.data(), DType::f32, {1, 1, 8, 7, 16})),
+  CHECK_THROWS_WITH_AS(conv.execute_blocked(src, narrow),
                        doctest::Contains("blocked output must be f32 1x1x8x8x16"), ShapeError);
-  CHECK_THROWS_WITH_AS(conv.execute_blocked(src, TensorView::contiguous(y.data(), DType::f32, {1, 1, 8, 8, 16}),
-                                            PostOps().sum()),
-                       doctest::Contains("1 sum post-ops need as many residual tensors"), ShapeError);
+  CHECK_THROWS_WITH_AS(conv.execute_blocked(src, out, PostOps().sum()),
+                       doctest::Contains("1 sum post-ops need as many residual tensors"),
+                       ShapeError);
   ConvTransposeDesc p = d;
   p.kernel = {1, 3, 3};
   p.padding = {0, 1, 1};

@@ -238,13 +238,15 @@ TEST_CASE("blocked pool kernels match ref, and ref matches the planar ref per la
     d.count_include_pad = g() % 2;
     d.divisor_override = trial % 7 == 0 ? 3 : 0;
     auto src = random_vec(d.in_plane() * 16, g);
-    if (d.kind == kp::Kind::max && trial % 5 == 0) src[std::size_t(g() % std::uint64_t(src.size()))] = NAN;
+    if (d.kind == kp::Kind::max && trial % 5 == 0)
+      src[std::size_t(g() % std::uint64_t(src.size()))] = NAN;
     std::vector<float> want(std::size_t(d.out_plane() * 16 + kGuard), kGuardValue);
     kp::impl<medkern::isa::ref_t>::run_blocked(d, src.data(), want.data(), 0, d.rows());
     // The blocked ref, lane by lane, against the planar ref on that lane's plane.
     for (int l = 0; l < 16; ++l) {
       std::vector<float> plane(std::size_t(d.in_plane())), out(std::size_t(d.out_plane()));
-      for (std::int64_t i = 0; i < d.in_plane(); ++i) plane[std::size_t(i)] = src[std::size_t(i * 16 + l)];
+      for (std::int64_t i = 0; i < d.in_plane(); ++i)
+        plane[std::size_t(i)] = src[std::size_t(i * 16 + l)];
       kp::impl<medkern::isa::ref_t>::run(d, plane.data(), out.data(), 0, d.rows());
       for (std::int64_t i = 0; i < d.out_plane(); ++i) {
         const float a = want[std::size_t(i * 16 + l)], b = out[std::size_t(i)];
