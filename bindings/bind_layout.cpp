@@ -53,7 +53,19 @@ py::array new_array(const py::array& like, const std::vector<std::int64_t>& shap
   return py::array(like.dtype(), std::vector<py::ssize_t>(shape.begin(), shape.end()));
 }
 
-py::array to_blocked(const py::array& x, const std::string& layout_from) {
+/// `out_arg` when given (checked: x's dtype and `want`), else a new array.
+py::array out_or_new(const py::array& x, const std::vector<std::int64_t>& want,
+                     const std::optional<py::array>& out_arg, const char* op) {
+  if (!out_arg) return new_array(x, want);
+  if (!out_arg->dtype().is(x.dtype()) || shape_of(*out_arg) != want)
+    medkern::detail::throw_shape(op, ": out must have x's dtype and shape ",
+                                 medkern::ops::detail::dims_str(want), ", got ",
+                                 medkern::ops::detail::dims_str(shape_of(*out_arg)));
+  return *out_arg;
+}
+
+py::array to_blocked(const py::array& x, const std::string& layout_from,
+                     std::optional<py::array> out_arg) {
   constexpr const char* op = "to_blocked";
   const DType t = dtype_of_array(x, op);
   if (x.ndim() != 4 && x.ndim() != 5)
@@ -63,8 +75,10 @@ py::array to_blocked(const py::array& x, const std::string& layout_from) {
   const Layout to = medkern::ops::blocked_layout(from);
   const TensorView src = medkern::py::view_of(x, t, op, "x");
   const auto logical = medkern::ops::logical_shape(from, shape_of(x));
-  py::array out = new_array(x, medkern::ops::layout_shape(to, logical));
+  py::array out = out_or_new(x, medkern::ops::layout_shape(to, logical), out_arg, op);
   const TensorView dst = medkern::py::view_of(out, t, op, "out", /*writable=*/true);
+  if (medkern::ops::dataflow_detail::overlap(src, dst))
+    medkern::detail::throw_shape(op, ": out must not overlap x");
   {
     py::gil_scoped_release nogil;
     medkern::ops::reorder(src, from, dst, to);
@@ -95,12 +109,7 @@ py::array from_blocked(const py::array& x, std::int64_t channels, const std::str
   const Layout from = medkern::ops::blocked_layout(to);
   const TensorView src = medkern::py::view_of(x, t, op, "x");
   const auto logical = medkern::ops::logical_shape(from, shape, channels);
-  const auto want = medkern::ops::layout_shape(to, logical);
-  if (out_arg && (!out_arg->dtype().is(x.dtype()) || shape_of(*out_arg) != want))
-    medkern::detail::throw_shape(op, ": out must have x's dtype and shape ",
-                                 medkern::ops::detail::dims_str(want), ", got ",
-                                 medkern::ops::detail::dims_str(shape_of(*out_arg)));
-  py::array out = out_arg ? *out_arg : new_array(x, want);
+  py::array out = out_or_new(x, medkern::ops::layout_shape(to, logical), out_arg, op);
   const TensorView dst = medkern::py::view_of(out, t, op, "out", /*writable=*/true);
   if (medkern::ops::dataflow_detail::overlap(src, dst))
     medkern::detail::throw_shape(op, ": out must not overlap x");
@@ -115,6 +124,7 @@ py::array from_blocked(const py::array& x, std::int64_t channels, const std::str
 
 void bind_layout(py::module_& m) {
   m.def("to_blocked", &to_blocked, py::arg("x"), py::arg("layout_from") = "nchw",
+        py::arg("out") = py::none(),
         R"doc(Reorder a plain activation tensor into the channel-blocked layout.
 
 Parameters
@@ -122,6 +132,7 @@ Parameters
 x : ndarray, 4-D (N, C, H, W) / (N, H, W, C) or 5-D (N, C, D, H, W) / (N, D, H, W, C),
     float32, uint16 (bfloat16 bits), int8, uint8 or int32, C-contiguous
 layout_from : {"nchw", "nhwc"} ("ncdhw" / "ndhwc" accepted for 5-D)
+out : ndarray of the result's dtype and shape, C-contiguous, optional (written and returned)
 
 Returns
 -------

@@ -877,28 +877,36 @@ def _block_slice(full: np.ndarray, off: int, c: int) -> np.ndarray:
     return full[:, off // 16:off // 16 + cb] if full.shape[1] != cb else full
 
 
-def _blocked_value(node: Node, v: np.ndarray) -> np.ndarray:
-    """v in the blocked layout (reordered when node stores it planar)."""
+def _kept(owner: Node, key: str, shape) -> np.ndarray:
+    """A float32 buffer of `shape` that node `owner` keeps between calls: a fresh multi-MB
+    array per call costs a page fault and a page clear per page."""
+    bufs = owner.attrs.setdefault("_kept", {})
+    b = bufs.get(key)
+    if b is None or b.shape != tuple(shape):
+        b = bufs[key] = np.empty(shape, np.float32)
+    return b
+
+
+def _blocked_value(node: Node, v: np.ndarray, owner: Node, key: str) -> np.ndarray:
+    """v in the blocked layout (reordered into a buffer `owner` keeps when node stores it
+    planar)."""
     if node.layout == "blocked":
         return v
-    return _layout.to_blocked(np.ascontiguousarray(v), "ncdhw" if v.ndim == 5 else "nchw")
+    return _layout.to_blocked(np.ascontiguousarray(v), "ncdhw" if v.ndim == 5 else "nchw",
+                              out=_kept(owner, key, _blocked_shape(v.shape)))
 
 
 def _conv_blocked_exec(n: Node, ins, full, off):
     a, c = n.attrs, n.shape[1]
-    n.op.post_ops = [("sum", _blocked_value(n.inputs[it[1]], ins[it[1]]))
+    n.op.post_ops = [("sum", _blocked_value(n.inputs[it[1]], ins[it[1]], n, f"sum{it[1]}"))
                      if isinstance(it, tuple) and it[0] == "sum" else it for it in a["post_ops"]]
-    x = _blocked_value(n.inputs[0], ins[0])
+    x = _blocked_value(n.inputs[0], ins[0], n, "input")
     if n.layout == "blocked":
         n.op.blocked(x, full, off)
         return _block_slice(full, off, c)
     # blocked input, planar output (a consumer without a blocked kernel); the blocked result
-    # goes to a buffer the node keeps between calls (no page faults per call)
-    want = _blocked_shape(n.shape)
-    tmp = getattr(n.op, "_blocked_tmp", None)
-    if tmp is None or tmp.shape != want:
-        tmp = np.empty(want, np.float32)
-        n.op._blocked_tmp = tmp
+    # goes to a buffer the node keeps between calls
+    tmp = _kept(n, "output", _blocked_shape(n.shape))
     n.op.blocked(x, tmp, 0)
     lay = "ncdhw" if len(n.shape) == 5 else "nchw"
     if full.shape[1] == c:   # straight into the node's buffer
@@ -921,10 +929,11 @@ def _pool_blocked_exec(n: Node, ins, full, off):
     if n.layout == "blocked":
         return run(None if full is None else _block_slice(full, off, c))
     lay = "ncdhw" if len(n.shape) == 5 else "nchw"
+    yb = run(_kept(n, "output", _blocked_shape(n.shape)))
     if full is None or full.shape[1] == c:
-        return _layout.from_blocked(run(None), c, lay, out=full)
+        return _layout.from_blocked(yb, c, lay, out=full)
     dst = full[:, off:off + c]
-    dst[...] = _layout.from_blocked(run(None), c, lay)
+    dst[...] = _layout.from_blocked(yb, c, lay)
     return dst
 
 
