@@ -277,8 +277,29 @@ class PyConvTranspose {
     return o;
   }
 
+  /// The blocked execute: x (N, ceil(IC/16), [D,] H, W, 16); the result goes into blocks
+  /// [offset/16, offset/16 + ceil(OC/16)) of `out` (offset a multiple of 16) or a new array.
+  py::array_t<float> call_blocked(const py::array& x, const py::list& post,
+                                  std::optional<py::array> out, std::int64_t offset) {
+    const TensorView src = view_of(x, DType::f32, op_, "input");
+    const auto shape = conv_->blocked_output_shape(src);
+    const ParsedPost p = parse_post(post, conv_->desc().OC, op_);
+    if (offset % 16 != 0)
+      medkern::detail::throw_shape(op_, ": out_channel_offset ", offset,
+                                   " of a blocked output must be a multiple of 16");
+    TensorView dst;
+    auto o = output(out, offset / 16, shape, op_, dst);
+    {
+      py::gil_scoped_release nogil;
+      conv_->execute_blocked(src, dst, p.ops, p.sums);
+    }
+    return o;
+  }
+
   std::string algorithm() const { return conv_->algorithm(); }
   std::string kernel() const { return conv_->kernel(); }
+  bool blocked_supported() const { return conv_->blocked_supported(); }
+  bool blocked_native() const { return conv_->blocked_native(); }
 
  private:
   const char* op_ = "conv_transpose2d";
@@ -312,8 +333,13 @@ void bind_conv(py::module_& m) {
       .def("__call__", &PyConvTranspose::call, py::arg("x"), py::arg("post_ops") = py::list(),
            py::arg("out") = py::none(), py::arg("out_channel_offset") = 0,
            py::arg("output_size") = py::none())
+      .def("execute_blocked", &PyConvTranspose::call_blocked, py::arg("x"),
+           py::arg("post_ops") = py::list(), py::arg("out") = py::none(),
+           py::arg("out_channel_offset") = 0)
       .def_property_readonly("algorithm", &PyConvTranspose::algorithm)
-      .def_property_readonly("kernel", &PyConvTranspose::kernel);
+      .def_property_readonly("kernel", &PyConvTranspose::kernel)
+      .def_property_readonly("blocked_supported", &PyConvTranspose::blocked_supported)
+      .def_property_readonly("blocked_native", &PyConvTranspose::blocked_native);
 
   m.def(
       "im2col",

@@ -92,6 +92,56 @@ py::array avg_pool(const py::array& x, const std::string& op, std::vector<std::i
   return pool_impl(x, s, op.c_str());
 }
 
+/// A view of any float32 array with its byte strides (no contiguity required: the op checks
+/// the layout it needs).
+TensorView strided_f32(const py::array& a, const char* op, const char* name, bool writable) {
+  if (a.dtype().kind() != 'f' || a.itemsize() != 4)
+    medkern::detail::throw_shape(op, ": ", name, " must have dtype float32, got ",
+                                 std::string(py::str(a.dtype())));
+  if (writable && !a.writeable()) medkern::detail::throw_shape(op, ": ", name, " must be writable");
+  if (a.ndim() > medkern::kMaxRank)
+    medkern::detail::throw_shape(op, ": ", name, " rank ", a.ndim(), " exceeds ",
+                                 medkern::kMaxRank);
+  TensorView v;
+  v.data = const_cast<void*>(a.data());
+  v.dtype = DType::f32;
+  v.rank = int(a.ndim());
+  for (int i = 0; i < v.rank; ++i) {
+    v.shape[std::size_t(i)] = a.shape(i);
+    v.strides[std::size_t(i)] = a.strides(i);
+  }
+  return v;
+}
+
+/// Max or average pooling of a channel-blocked array (a block slice of a larger one too).
+py::array pool_blocked(const py::array& x, const std::string& op, const std::string& kind,
+                       std::vector<std::int64_t> kernel, std::vector<std::int64_t> stride,
+                       std::vector<std::int64_t> padding, std::vector<std::int64_t> dilation,
+                       bool ceil_mode, bool count_include_pad, std::int64_t divisor_override,
+                       std::optional<py::array> out) {
+  const TensorView src = strided_f32(x, op.c_str(), "input", false);
+  medkern::ops::PoolSpec s;
+  if (kind != "max" && kind != "avg")
+    medkern::detail::throw_shape(op, ": pooling kind '", kind, "' must be 'max' or 'avg'");
+  s.kind = kind == "max" ? medkern::kernels::pool::Kind::max : medkern::kernels::pool::Kind::avg;
+  s.spatial = int(kernel.size());
+  s.kernel = kernel;
+  s.stride = stride;
+  s.padding = padding;
+  s.dilation = dilation;
+  s.ceil_mode = ceil_mode;
+  s.count_include_pad = count_include_pad;
+  s.divisor_override = divisor_override;
+  const auto shape = medkern::ops::pool_blocked_output_shape(src, s);
+  py::array o = out ? *out : py::array(new_f32(shape));
+  const TensorView dst = strided_f32(o, op.c_str(), "out", true);
+  {
+    py::gil_scoped_release nogil;
+    medkern::ops::pool_blocked(src, dst, s);
+  }
+  return o;
+}
+
 py::array adaptive_avg_pool(const py::array& x, const std::string& op,
                             std::vector<std::int64_t> output_size) {
   medkern::ops::PoolSpec s =
@@ -226,6 +276,12 @@ void bind_dataflow(py::module_& m) {
         "Average pooling of a float32 NCHW / NCDHW array (use medkern.ops.avg_pool2d/3d).");
   m.def("adaptive_avg_pool", &adaptive_avg_pool, py::arg("x"), py::arg("op"),
         py::arg("output_size"), "Adaptive average pooling (use medkern.ops.adaptive_avg_pool2d/3d).");
+  m.def("pool_blocked", &pool_blocked, py::arg("x"), py::arg("op"), py::arg("kind"),
+        py::arg("kernel"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
+        py::arg("ceil_mode"), py::arg("count_include_pad"), py::arg("divisor_override"),
+        py::arg("out") = py::none(),
+        "Max / average pooling of a channel-blocked float32 array (use "
+        "medkern.ops.max_pool_blocked / avg_pool_blocked).");
   m.def("interpolate", &interpolate, py::arg("x"), py::arg("size"), py::arg("scales"),
         py::arg("mode"), py::arg("align_corners"),
         "Nearest / bilinear / trilinear resampling (use medkern.ops.interpolate).");

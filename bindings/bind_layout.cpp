@@ -5,12 +5,15 @@
 // reorder runs with the GIL released.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
 #include "medkern/core/tensor.hpp"
+#include "medkern/ops/dataflow_checks.hpp"
 #include "medkern/ops/reorder.hpp"
 
 namespace py = pybind11;
@@ -50,7 +53,19 @@ py::array new_array(const py::array& like, const std::vector<std::int64_t>& shap
   return py::array(like.dtype(), std::vector<py::ssize_t>(shape.begin(), shape.end()));
 }
 
-py::array to_blocked(const py::array& x, const std::string& layout_from) {
+/// `out_arg` when given (checked: x's dtype and `want`), else a new array.
+py::array out_or_new(const py::array& x, const std::vector<std::int64_t>& want,
+                     const std::optional<py::array>& out_arg, const char* op) {
+  if (!out_arg) return new_array(x, want);
+  if (!out_arg->dtype().is(x.dtype()) || shape_of(*out_arg) != want)
+    medkern::detail::throw_shape(op, ": out must have x's dtype and shape ",
+                                 medkern::ops::detail::dims_str(want), ", got ",
+                                 medkern::ops::detail::dims_str(shape_of(*out_arg)));
+  return *out_arg;
+}
+
+py::array to_blocked(const py::array& x, const std::string& layout_from,
+                     std::optional<py::array> out_arg) {
   constexpr const char* op = "to_blocked";
   const DType t = dtype_of_array(x, op);
   if (x.ndim() != 4 && x.ndim() != 5)
@@ -60,8 +75,10 @@ py::array to_blocked(const py::array& x, const std::string& layout_from) {
   const Layout to = medkern::ops::blocked_layout(from);
   const TensorView src = medkern::py::view_of(x, t, op, "x");
   const auto logical = medkern::ops::logical_shape(from, shape_of(x));
-  py::array out = new_array(x, medkern::ops::layout_shape(to, logical));
+  py::array out = out_or_new(x, medkern::ops::layout_shape(to, logical), out_arg, op);
   const TensorView dst = medkern::py::view_of(out, t, op, "out", /*writable=*/true);
+  if (medkern::ops::dataflow_detail::overlap(src, dst))
+    medkern::detail::throw_shape(op, ": out must not overlap x");
   {
     py::gil_scoped_release nogil;
     medkern::ops::reorder(src, from, dst, to);
@@ -69,7 +86,8 @@ py::array to_blocked(const py::array& x, const std::string& layout_from) {
   return out;
 }
 
-py::array from_blocked(const py::array& x, std::int64_t channels, const std::string& layout_to) {
+py::array from_blocked(const py::array& x, std::int64_t channels, const std::string& layout_to,
+                       std::optional<py::array> out_arg) {
   constexpr const char* op = "from_blocked";
   const DType t = dtype_of_array(x, op);
   if (x.ndim() != 5 && x.ndim() != 6)
@@ -91,8 +109,10 @@ py::array from_blocked(const py::array& x, std::int64_t channels, const std::str
   const Layout from = medkern::ops::blocked_layout(to);
   const TensorView src = medkern::py::view_of(x, t, op, "x");
   const auto logical = medkern::ops::logical_shape(from, shape, channels);
-  py::array out = new_array(x, medkern::ops::layout_shape(to, logical));
+  py::array out = out_or_new(x, medkern::ops::layout_shape(to, logical), out_arg, op);
   const TensorView dst = medkern::py::view_of(out, t, op, "out", /*writable=*/true);
+  if (medkern::ops::dataflow_detail::overlap(src, dst))
+    medkern::detail::throw_shape(op, ": out must not overlap x");
   {
     py::gil_scoped_release nogil;
     medkern::ops::reorder(src, from, dst, to);
@@ -104,6 +124,7 @@ py::array from_blocked(const py::array& x, std::int64_t channels, const std::str
 
 void bind_layout(py::module_& m) {
   m.def("to_blocked", &to_blocked, py::arg("x"), py::arg("layout_from") = "nchw",
+        py::arg("out") = py::none(),
         R"doc(Reorder a plain activation tensor into the channel-blocked layout.
 
 Parameters
@@ -111,13 +132,14 @@ Parameters
 x : ndarray, 4-D (N, C, H, W) / (N, H, W, C) or 5-D (N, C, D, H, W) / (N, D, H, W, C),
     float32, uint16 (bfloat16 bits), int8, uint8 or int32, C-contiguous
 layout_from : {"nchw", "nhwc"} ("ncdhw" / "ndhwc" accepted for 5-D)
+out : ndarray of the result's dtype and shape, C-contiguous, optional (written and returned)
 
 Returns
 -------
 ndarray of x's dtype, shape (N, ceil(C/16), H, W, 16) or (N, ceil(C/16), D, H, W, 16);
 channel c is at [:, c // 16, ..., c % 16]; lanes past C are zero.)doc");
   m.def("from_blocked", &from_blocked, py::arg("x"), py::arg("channels"),
-        py::arg("layout_to") = "nchw",
+        py::arg("layout_to") = "nchw", py::arg("out") = py::none(),
         R"doc(Reorder a channel-blocked tensor back to a plain layout, dropping padding lanes.
 
 Parameters
@@ -125,6 +147,7 @@ Parameters
 x : ndarray, (N, Cb, H, W, 16) or (N, Cb, D, H, W, 16), C-contiguous
 channels : int, the real channel count C, with ceil(C/16) == Cb
 layout_to : {"nchw", "nhwc"} ("ncdhw" / "ndhwc" accepted for 6-D)
+out : ndarray of the result's dtype and shape, C-contiguous, optional (written and returned)
 
 Returns
 -------

@@ -18,11 +18,13 @@ def _check(x, op: str) -> np.ndarray:
     return x
 
 
-def to_blocked(x: np.ndarray, layout_from: str = "nchw") -> np.ndarray:
+def to_blocked(x: np.ndarray, layout_from: str = "nchw", *,
+               out: np.ndarray | None = None) -> np.ndarray:
     """Reorder an NCHW / NHWC (or NCDHW / NDHWC) array to the 16-channel blocked layout.
 
     Returns an array of shape ``(N, ceil(C/16), H, W, 16)`` (or ``(N, Cb, D, H, W, 16)``);
-    lanes past ``C`` in the last block are zero.
+    lanes past ``C`` in the last block are zero. ``out``: a C-contiguous array of that dtype
+    and shape to write into (returned).
 
     Examples
     --------
@@ -30,11 +32,17 @@ def to_blocked(x: np.ndarray, layout_from: str = "nchw") -> np.ndarray:
     >>> medkern.to_blocked(np.ones((1, 3, 4, 4), np.float32)).shape
     (1, 1, 4, 4, 16)
     """
-    return _core.to_blocked(_check(x, "to_blocked"), layout_from)
+    if out is not None and not isinstance(out, np.ndarray):
+        raise TypeError(f"to_blocked: out must be a numpy.ndarray, got {type(out).__name__}")
+    return _core.to_blocked(_check(x, "to_blocked"), layout_from, out)
 
 
-def from_blocked(x: np.ndarray, channels: int, layout_to: str = "nchw") -> np.ndarray:
-    """Inverse of :func:`to_blocked`: drop the padding lanes and return ``layout_to``."""
+def from_blocked(x: np.ndarray, channels: int, layout_to: str = "nchw", *,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of :func:`to_blocked`: drop the padding lanes and return ``layout_to``
+    (written into ``out`` when given: C-contiguous, the result's dtype and shape)."""
     if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)):
         raise TypeError("from_blocked: channels must be an int")
-    return _core.from_blocked(_check(x, "from_blocked"), int(channels), layout_to)
+    if out is not None and not isinstance(out, np.ndarray):
+        raise TypeError(f"from_blocked: out must be a numpy.ndarray, got {type(out).__name__}")
+    return _core.from_blocked(_check(x, "from_blocked"), int(channels), layout_to, out)

@@ -393,7 +393,9 @@ def test_verbose_logs_algorithm(rng):
     assert "conv,depthwise:conv_f32f32_f32_depthwise__" in line[1]
     assert "post=sum+gelu_erf" in line[1]
     line = [l for l in r.stderr.splitlines() if l.startswith("medkern_verbose,conv_transpose,")]
-    assert line and "scatter:" in line[0]
+    # kernel == stride: the direct convolution kernel where it is a vector one, else GEMM +
+    # scatter
+    assert line and ("direct:conv_f32f32_f32_direct__avx512" in line[0] or "scatter:" in line[0])
 
 
 # ---- transposed convolution ----------------------------------------------------------------
@@ -629,3 +631,97 @@ def test_execute_blocked_bad_input(rng):
             out_channel_offset=32)
     _raises(ValueError, r"blocked sum post-op tensor must be f32", conv.execute_blocked, xb,
             post_ops=[("sum", np.ones((1, 2, 5, 5, 16), np.float32))])
+
+
+# ---- transposed convolution on the channel-blocked layout ----------------------------------
+
+def _lay(n):
+    return "ncdhw" if n == 3 else "nchw"
+
+
+CASES_TB = [
+    # (spatial sizes, C_in, C_out, kernel): kernel == stride, the U-Net up-convolution
+    ((5, 7), 16, 8, 2),
+    ((1, 1), 3, 17, 2),
+    ((3, 200), 33, 40, 2),        # rows longer than one kernel segment, partial blocks
+    ((4, 6), 64, 48, 2),          # three output blocks in one group
+    ((2, 3), 20, 80, (3, 2)),     # two block groups, a non-square kernel
+    ((3, 4, 5), 8, 4, 2),         # 3-D
+    ((2, 3, 3), 32, 33, (2, 1, 2)),
+]
+
+
+@pytest.mark.parametrize("case", CASES_TB)
+@pytest.mark.parametrize("batch", [1, 3])
+def test_conv_transpose_blocked_matches_torch(rng, case, batch):
+    size, c, oc, k = case
+    n = len(size)
+    kt = (k,) * n if isinstance(k, int) else k
+    x = rng.standard_normal((batch, c, *size), dtype=np.float32)
+    w = rng.standard_normal((c, oc, *kt), dtype=np.float32)
+    b = rng.standard_normal(oc, dtype=np.float32)
+    up = ops.PackedConvTranspose(w, b, stride=kt)
+    assert up.blocked_supported_ and up.blocked_native_ in (True, False)
+    yb = up.execute_blocked(medkern.to_blocked(x, _lay(n)))
+    assert yb.shape == (batch, -(-oc // 16), *[s * q for s, q in zip(size, kt)], 16)
+    ref = _torch_conv_t(n, x, w, b, stride=kt)
+    _close(medkern.from_blocked(yb, oc, _lay(n)), ref, c * int(np.prod(kt)))
+    assert not yb[:, -1].reshape(-1, 16)[:, oc % 16 or 16:].any()   # padding lanes zero
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_conv_transpose_blocked_post_ops_and_concat_slice(rng, n):
+    size = (3, 5, 6) if n == 3 else (6, 9)
+    x = rng.standard_normal((2, 40, *size), dtype=np.float32)
+    w = rng.standard_normal((40, 20, *(2,) * n), dtype=np.float32)
+    b = rng.standard_normal(20, dtype=np.float32)
+    up = ops.PackedConvTranspose(w, b, stride=2)
+    xb = medkern.to_blocked(x, _lay(n))
+    base = _torch_conv_t(n, x, w, b, stride=2)
+    res = rng.standard_normal(base.shape, dtype=np.float32)
+    resb = medkern.to_blocked(res, _lay(n))
+    sl = rng.standard_normal(20, dtype=np.float32)
+    for post, post_b in (
+            (["relu"], ["relu"]),
+            ([("sum", res, 0.5), "gelu"], [("sum", resb, 0.5), "gelu"]),
+            ([("prelu", sl), "sigmoid"], [("prelu", sl), "sigmoid"]),
+            ([("batch_norm", b, sl), ("sum", res), "tanh"],
+             [("batch_norm", b, sl), ("sum", resb), "tanh"])):
+        got = medkern.from_blocked(up.execute_blocked(xb, post_ops=post_b), 20, _lay(n))
+        _close(got, _apply(base, post), 40 * 2 ** n)
+    # The decoder concat: the up-convolution writes blocks [2, 4) of a 64-channel buffer.
+    skip = rng.standard_normal((2, 32, *base.shape[2:]), dtype=np.float32)
+    cat = np.zeros((2, 4, *base.shape[2:], 16), np.float32)
+    cat[:, :2] = medkern.to_blocked(skip, _lay(n))
+    assert up.execute_blocked(xb, post_ops=["relu"], out=cat, out_channel_offset=32) is cat
+    full = medkern.from_blocked(cat, 52, _lay(n))
+    np.testing.assert_array_equal(full[:, :32], skip)
+    _close(full[:, 32:], np.maximum(base, 0), 40 * 2 ** n)
+
+
+def test_conv_transpose_blocked_bad_input(rng):
+    w = rng.standard_normal((20, 8, 2, 2), dtype=np.float32)
+    up = ops.PackedConvTranspose(w, stride=2)
+    xb = medkern.to_blocked(rng.standard_normal((1, 20, 4, 4), dtype=np.float32))
+    _raises(ValueError, r"conv_transpose2d: input must be 5-D", up.execute_blocked, xb[0])
+    _raises(ValueError, r"conv_transpose2d: a blocked input of the weight's 20 input channels "
+            r"has 2 blocks of 16, got 1", up.execute_blocked, np.ascontiguousarray(xb[:, :1]))
+    _raises(ValueError, r"conv_transpose2d: a blocked input must be f32 \(N, ceil\(C/16\), H, W, "
+            r"16\)", up.execute_blocked, np.zeros((1, 2, 4, 4, 8), np.float32))
+    _raises(TypeError, r"conv_transpose2d: input must have dtype float32", up.execute_blocked,
+            xb.astype(np.float64))
+    _raises(ValueError, r"out_channel_offset 8 of a blocked output must be a multiple of 16",
+            up.execute_blocked, xb, out=np.zeros((1, 2, 8, 8, 16), np.float32),
+            out_channel_offset=8)
+    _raises(ValueError, r"out must have shape", up.execute_blocked, xb,
+            out=np.zeros((1, 2, 8, 9, 16), np.float32))
+    _raises(ValueError, r"blocked sum post-op tensor must be f32 1x1x8x8x16", up.execute_blocked,
+            xb, post_ops=[("sum", np.zeros((1, 1, 8, 8, 15), np.float32))])
+    # Geometries other than kernel == stride, and groups, have no blocked path.
+    for kw in (dict(stride=2, padding=1), dict(stride=1), dict(stride=2, groups=2)):
+        w3 = rng.standard_normal((20, 10 if "groups" in kw else 8, 3, 3), dtype=np.float32)
+        t = ops.PackedConvTranspose(w3 if "padding" in kw else w if "groups" not in kw else
+                                    rng.standard_normal((20, 4, 2, 2), dtype=np.float32), **kw)
+        assert not t.blocked_supported_ and not t.blocked_native_
+        _raises(RuntimeError, r"conv_transpose2d: the blocked layout needs kernel == stride",
+                t.execute_blocked, xb)

@@ -317,3 +317,93 @@ def test_cat_bad_input():
         ops.cat_blocked([blk, blk], [17, 40])
     with pytest.raises(ValueError, match="channel counts"):
         ops.cat_blocked([blk, blk], [17])
+
+
+# ---- pooling on the channel-blocked layout -------------------------------------------------
+
+def _lay(n):
+    return "ncdhw" if n == 3 else "nchw"
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("n", [2, 3])
+def test_pool_blocked_matches_torch(rng, kind, n):
+    """Random geometry (padding, ceil_mode, dilation, odd sizes) and channel counts that are
+    not multiples of 16: the blocked result, reordered, equals torch's; padding lanes stay 0."""
+    bfn = ops.max_pool_blocked if kind == "max" else ops.avg_pool_blocked
+    if kind == "max":
+        tfn = F.max_pool2d if n == 2 else F.max_pool3d
+    else:
+        tfn = F.avg_pool2d if n == 2 else F.avg_pool3d
+    checked = 0
+    for trial in range(40 if n == 2 else 20):
+        k, s, p, size = _random_pool_case(rng, n)
+        size = tuple(min(v, 40 if n == 2 else 12) for v in size)
+        ceil = bool(rng.integers(0, 2))
+        c = int(rng.choice(CHANNELS))
+        x = rng.standard_normal((1 + trial % 2, c, *size)).astype(np.float32)
+        if kind == "max":
+            d = tuple(int(v) for v in rng.integers(1, 3, n))
+            args, kw = (k, s, p, d), dict(ceil_mode=ceil)
+        else:
+            cip = bool(rng.integers(0, 2))
+            div = int(rng.integers(1, 10)) if trial % 5 == 0 else None
+            args, kw = (k, s, p), dict(ceil_mode=ceil, count_include_pad=cip,
+                                       divisor_override=div)
+        want, err = _torch_or_error(lambda: tfn(_t(x), *args, **kw))
+        xb = medkern.to_blocked(x, _lay(n))
+        if err is not None:
+            with pytest.raises(ValueError):
+                bfn(xb, *args, **kw)
+            continue
+        yb = bfn(xb, *args, **kw)
+        got = medkern.from_blocked(yb, c, _lay(n))
+        if kind == "max":
+            np.testing.assert_array_equal(got, want)
+        else:
+            _close(got, want, int(np.prod(k)))
+        assert not yb[:, -1].reshape(-1, 16)[:, c % 16 or 16:].any()
+        checked += 1
+    assert checked > 5
+
+
+def test_pool_blocked_reads_block_slices_and_writes_out(rng):
+    """A U-Net skip: the pool reads blocks [1, 3) of a concat buffer in place and writes into
+    a block slice of another buffer; NaN propagates as in torch."""
+    x = rng.standard_normal((2, 32, 18, 22)).astype(np.float32)
+    x[0, 3, 5, 7] = np.nan
+    cat = np.zeros((2, 4, 18, 22, 16), np.float32)
+    cat[:, 1:3] = medkern.to_blocked(x)
+    out = np.full((2, 3, 9, 11, 16), 7, np.float32)
+    assert ops.max_pool_blocked(cat[:, 1:3], 2, out=out[:, 1:]) is not None
+    want = F.max_pool2d(_t(x), 2).numpy()
+    got = medkern.from_blocked(np.ascontiguousarray(out[:, 1:]), 32)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.nan_to_num(got), np.nan_to_num(want))
+    assert (out[:, 0] == 7).all()
+    v = rng.standard_normal((1, 20, 7, 9, 10)).astype(np.float32)
+    _close(medkern.from_blocked(ops.avg_pool_blocked(medkern.to_blocked(v, "ncdhw"), 2,
+                                                     ceil_mode=True), 20, "ncdhw"),
+           F.avg_pool3d(_t(v), 2, ceil_mode=True).numpy(), 8)
+
+
+def test_pool_blocked_bad_input(rng):
+    xb = medkern.to_blocked(rng.standard_normal((1, 20, 8, 8)).astype(np.float32))
+    with pytest.raises(ValueError, match=r"max_pool_blocked: a blocked input must be 5-D"):
+        ops.max_pool_blocked(xb[0], 2)
+    with pytest.raises(ValueError, match=r"max_pool_blocked: a blocked input must be"):
+        ops.max_pool_blocked(np.zeros((1, 2, 8, 8, 8), np.float32), 2)
+    with pytest.raises(TypeError, match=r"avg_pool_blocked: input must have dtype float32"):
+        ops.avg_pool_blocked(xb.astype(np.float64), 2)
+    with pytest.raises(ValueError, match=r"max_pool2d: kernel_size\[0\] is 0, must be >= 1"):
+        ops.max_pool_blocked(xb, 0)
+    with pytest.raises(ValueError, match=r"max_pool2d: padding\[0\] = 2 must be at most half"):
+        ops.max_pool_blocked(xb, 2, 2, 2)
+    with pytest.raises(ValueError, match=r"max_pool2d: kernel_size\[0\] = 9 .* is larger than"):
+        ops.max_pool_blocked(xb, 9)
+    with pytest.raises(ValueError, match=r"max_pool2d: blocked output shape 1x2x4x5x16 must be"):
+        ops.max_pool_blocked(xb, 2, out=np.zeros((1, 2, 4, 5, 16), np.float32))
+    with pytest.raises(ValueError, match=r"max_pool2d: out memory overlaps the input"):
+        ops.max_pool_blocked(xb, 2, out=xb.reshape(-1)[:2 * 4 * 4 * 16].reshape(1, 2, 4, 4, 16))
+    with pytest.raises(TypeError, match=r"avg_pool2d: divisor_override must be None or an"):
+        ops.avg_pool_blocked(xb, 2, divisor_override=1.5)

@@ -191,3 +191,28 @@ def test_unsupported_dtype_is_a_type_error():
         medkern.to_blocked(np.zeros((1, 3, 4, 4), np.float64))
     with pytest.raises(TypeError):
         medkern.from_blocked(np.zeros((1, 1, 4, 4, 16), np.int64), 3)
+
+
+def test_to_and_from_blocked_into_out():
+    x = np.random.default_rng(3).standard_normal((2, 20, 5, 7)).astype(np.float32)
+    xb = medkern.to_blocked(x)
+    ob = np.full_like(xb, 9)
+    assert medkern.to_blocked(x, out=ob) is ob
+    np.testing.assert_array_equal(ob, xb)
+    with pytest.raises(ValueError, match=r"to_blocked: out must have x's dtype and shape "
+                                         r"2x2x5x7x16, got 2x1x5x7x16"):
+        medkern.to_blocked(x, out=np.empty((2, 1, 5, 7, 16), np.float32))
+    with pytest.raises(TypeError, match=r"to_blocked: out must be a numpy.ndarray"):
+        medkern.to_blocked(x, out=1.0)
+    out = np.empty_like(x)
+    assert medkern.from_blocked(xb, 20, out=out) is out
+    np.testing.assert_array_equal(out, x)
+    with pytest.raises(ValueError, match=r"from_blocked: out must have x's dtype and shape "
+                                         r"2x20x5x7, got 2x20x5x6"):
+        medkern.from_blocked(xb, 20, out=np.empty((2, 20, 5, 6), np.float32))
+    with pytest.raises(ValueError, match=r"from_blocked: out must have x's dtype"):
+        medkern.from_blocked(xb, 20, out=np.empty((2, 20, 5, 7), np.int32))
+    with pytest.raises(ValueError, match=r"from_blocked: out must be C-contiguous"):
+        medkern.from_blocked(xb, 20, out=np.empty((2, 20, 5, 14), np.float32)[..., ::2])
+    with pytest.raises(TypeError, match=r"from_blocked: out must be a numpy.ndarray"):
+        medkern.from_blocked(xb, 20, out=[0])

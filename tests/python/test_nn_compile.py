@@ -133,13 +133,49 @@ def test_blocked_layout_concat_and_sum(nd):
     _close(on(x), want)
     _close(off(x), want)
     lay = {n.name.split("+")[0]: n.layout for n in on.graph}
-    assert lay["a"] is None and lay["g"] is None   # no blocked kernel / read by the pool
-    assert all(lay[k] == "blocked" for k in ("b", "c", "cat", "d", "e")), lay
+    assert lay["a"] is None   # no blocked kernel (3 input channels)
+    # the pool reads g blocked; it is the graph output, so its result is reordered
+    assert all(lay[k] == "blocked" for k in ("b", "c", "cat", "d", "e", "g")), lay
     assert all(n.layout is None for n in off.graph)
     # the concat's blocked producers write into its blocks
     assert sum(n.alias is not None for n in on.graph) == 2
     rows = on.profile(x, print_table=False)
     assert any("[b->b]" in r["kind"] for r in rows) and any("[b]" in r["kind"] for r in rows)
+    assert any(r["kind"] == "max_pool [b->p]" for r in rows)
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+@pytest.mark.parametrize("off", [None] + PASSES)
+def test_unet_runs_blocked_from_first_conv_to_head(nd, off):
+    """With 16-channel multiples, max pools, up-convolutions and the decoder concats keep the
+    blocked layout: only the first conv (1 input channel), the head (3 outputs: im2col) and
+    the conv feeding it (blocked input, planar output) store planar. Every pass off gives the
+    same result."""
+    torch.manual_seed(9)
+    tm = ref.randomize_bn(ref.UNet(nd, in_channels=1, num_classes=3, depth=2, base_filters=16))
+    x = _x((2, 1) + ((8, 20, 16) if nd == 3 else (36, 44)), 9)
+    c = medkern.compile(tm, x, **({} if off is None else {off: False}))
+    _close(c(x), _torch_out(tm, x))
+    if off is not None:
+        return
+    if not medkern.ops.PackedConv(np.ones((16, 16, 3, 3), np.float32), padding=1).blocked_native_:
+        pytest.skip("no native blocked convolution under this ISA cap")
+    kinds = {}
+    for n in c.graph:
+        if n.kind in ("conv", "max_pool", "cat"):
+            k = n.kind + ("_t" if n.kind == "conv" and n.attrs["transpose"] else "")
+            kinds.setdefault(k, []).append(n.layout)
+    assert kinds["max_pool"] == ["blocked"] * 2
+    assert kinds["conv_t"] == ["blocked"] * 2
+    assert kinds["cat"] == ["blocked"] * 2
+    convs = kinds["conv"]
+    assert convs[0] is None and convs[-2:] == [None, None]
+    assert all(v == "blocked" for v in convs[1:-2])
+    # skip and up-convolution write into their concat's blocks
+    assert sum(n.alias is not None for n in c.graph) == 4
+    rows = c.profile(x, print_table=False)
+    assert sum(r["kind"].startswith("conv_transpose") and "[b->b]" in r["kind"]
+               for r in rows) == 2
 
 
 def test_resnet50_torch():

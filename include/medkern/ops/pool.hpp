@@ -15,6 +15,11 @@
 // sizes >= 1; for 3-D average pooling (as torch) also unpadded input >= kernel. Work runs
 // in parallel over (plane, run of output rows) tasks; each output is written by exactly
 // one task, so results do not depend on the thread count.
+//
+// pool_blocked: max and average pooling of channel-blocked tensors (nChw16c / nCdhw16c,
+// (N, ceil(C/16), [D,] H, W, 16)), the same rules per channel; src and dst C-contiguous from
+// the spatial dimensions on with any strides along N and the block dimension (a block slice
+// of a concat buffer reads in place). Padding lanes stay zero.
 #pragma once
 
 #include <algorithm>
@@ -193,6 +198,98 @@ inline void pool(const TensorView& src, const TensorView& dst, const PoolSpec& s
       const std::int64_t p = t0 / rows, r0 = t0 % rows;
       const std::int64_t r1 = std::min(rows, r0 + (t1 - t0));
       run(d, sp + p * in_plane, dp + p * out_plane, r0, r1);
+      t0 += r1 - r0;
+    }
+  });
+}
+
+namespace pool_detail {
+
+/// Checks a blocked tensor (rank spatial + 3, f32, last dimension 16, contiguous from the
+/// spatial dimensions on, strides multiples of 4 bytes).
+inline void check_blocked(const char* op, const char* name, const TensorView& t, int spatial) {
+  using medkern::detail::throw_shape;
+  bool ok = t.rank == spatial + 3 && t.dtype == DType::f32 &&
+            t.shape[std::size_t(t.rank - 1)] == 16;
+  std::int64_t s = 4;
+  for (int i = t.rank - 1; ok && i >= 2; --i) {
+    ok = t.shape[std::size_t(i)] == 1 || t.strides[std::size_t(i)] == s;
+    s *= t.shape[std::size_t(i)];
+  }
+  for (int i = 0; ok && i < 2; ++i) ok = t.strides[std::size_t(i)] % 4 == 0;
+  if (!ok)
+    throw_shape(op, ": blocked ", name, " must be f32 (N, ceil(C/16), ", spatial == 3 ? "D, " : "",
+                "H, W, 16) contiguous from the spatial dimensions on, got ",
+                dtype_name(t.dtype), " ", t.shape_str());
+  for (int i = 0; i < t.rank; ++i)
+    if (t.shape[std::size_t(i)] < 0)
+      throw_shape(op, ": blocked ", name, " dimension ", i, " is negative (", t.shape_str(), ")");
+  if (t.numel() != 0 && t.data == nullptr)
+    throw_shape(op, ": blocked ", name, " data is null for a ", t.shape_str(), " tensor");
+}
+
+/// The descriptor of pooling blocked `src` (validated as its planar equivalent).
+inline kp::PoolDesc make_blocked_desc(const TensorView& src, const PoolSpec& s) {
+  const char* op = op_name(s);
+  if (s.kind == kp::Kind::adaptive_avg)
+    medkern::detail::throw_unsupported(op, ": the blocked layout has max and average pooling "
+                                       "only");
+  if (s.spatial != 2 && s.spatial != 3)
+    medkern::detail::throw_shape("pool: spatial rank ", s.spatial, " must be 2 or 3");
+  check_blocked(op, "input", src, s.spatial);
+  TensorView p = src;  // the logical planar tensor, contiguous: what make_desc validates
+  p.rank = src.rank - 1;
+  p.shape[1] = src.shape[1] * 16;
+  p.set_contiguous_strides();
+  if (p.data == nullptr) p.data = reinterpret_cast<void*>(std::uintptr_t(64));  // empty input
+  return make_desc(p, s);
+}
+
+}  // namespace pool_detail
+
+/// Output shape (N, Cb, [OD,] OH, OW, 16) of pooling blocked `src` (N, Cb, [D,] H, W, 16).
+inline std::vector<std::int64_t> pool_blocked_output_shape(const TensorView& src,
+                                                           const PoolSpec& spec) {
+  const kp::PoolDesc d = pool_detail::make_blocked_desc(src, spec);
+  std::vector<std::int64_t> out{src.shape[0], src.shape[1]};
+  for (int x = 3 - spec.spatial; x < 3; ++x) out.push_back(d.out[x]);
+  out.push_back(16);
+  return out;
+}
+
+/// Pools blocked `src` into blocked `dst` (shape pool_blocked_output_shape(); see the file
+/// comment for the layout rules). Max and average pooling.
+inline void pool_blocked(const TensorView& src, const TensorView& dst, const PoolSpec& spec) {
+  using medkern::detail::throw_shape;
+  const char* op = pool_detail::op_name(spec);
+  const kp::PoolDesc d = pool_detail::make_blocked_desc(src, spec);
+  const std::vector<std::int64_t> want = pool_blocked_output_shape(src, spec);
+  pool_detail::check_blocked(op, "output", dst, spec.spatial);
+  if (dataflow_detail::shape_of(dst) != want)
+    throw_shape(op, ": blocked output shape ", dst.shape_str(), " must be ",
+                dataflow_detail::dims(want));
+  if (dataflow_detail::overlap(src, dst)) throw_shape(op, ": out memory overlaps the input");
+  const std::int64_t N = src.shape[0], CB = src.shape[1];
+  if (N * CB == 0) return;
+  const kp::PoolRow* row = select(kp::kRegistry, d, active_isa());
+  if (row == nullptr) medkern::detail::throw_unsupported(op, ": no kernel for ", kp::describe(d));
+  VerboseScope vs(op, row->name, [&] {
+    return medkern::detail::concat(kp::describe(d), ",blocked,src=", src.shape_str(),
+                                   ",threads=", num_threads());
+  });
+  const std::int64_t rows = d.rows();
+  const std::int64_t row_work = std::max<std::int64_t>(1, d.out[2] * d.k[0] * d.k[1] * d.k[2]);
+  const std::int64_t grain = std::max<std::int64_t>(1, (4 * 1024) / row_work);
+  const char* sp = static_cast<const char*>(src.data);
+  char* dp = static_cast<char*>(dst.data);
+  const kp::PoolFn run = row->run_blocked;
+  parallel_for_1d(N * CB * rows, grain, [&](std::int64_t t0, std::int64_t t1) {
+    while (t0 < t1) {
+      const std::int64_t p = t0 / rows, r0 = t0 % rows;
+      const std::int64_t r1 = std::min(rows, r0 + (t1 - t0));
+      const std::int64_t n = p / CB, cb = p % CB;
+      run(d, reinterpret_cast<const float*>(sp + n * src.strides[0] + cb * src.strides[1]),
+          reinterpret_cast<float*>(dp + n * dst.strides[0] + cb * dst.strides[1]), r0, r1);
       t0 += r1 - r0;
     }
   });

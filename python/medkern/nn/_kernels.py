@@ -104,7 +104,7 @@ class Conv:
     kernel's capacity; the rest runs in numpy afterwards). ``__call__(x, out=None, offset=0)``
     writes the result into channels [offset, offset + OC) of ``out`` when given;
     ``blocked(xb, out=None, offset=0)`` does the same on channel-blocked tensors
-    (nC[d]hw16c, offset a multiple of 16; non-transposed convolutions only).
+    (nC[d]hw16c, offset a multiple of 16; transposed convolutions with kernel == stride only).
     """
 
     def __init__(self, weight, bias, *, nd: int, stride, padding, dilation, groups,
@@ -128,7 +128,7 @@ class Conv:
             self._packed = _ops.PackedConv(self.weight, self.bias, self.stride, self.padding,
                                            self.dilation, self.groups)
         #: whether ``blocked`` runs on blocked tensors without reorders
-        self.blocked_native = not transpose and self._packed.blocked_native_
+        self.blocked_native = self._packed.blocked_native_
 
     def _split(self, run):
         """(fused, rest) of the chain: all of it unless the kernel's chain is too short."""
@@ -190,6 +190,17 @@ def conv(x, weight, bias=None, *, nd, stride=1, padding=0, dilation=1, groups=1,
 def max_pool(x, nd, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     fn = _ops.max_pool2d if nd == 2 else _ops.max_pool3d
     return fn(x, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def max_pool_blocked(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                     out=None):
+    return _ops.max_pool_blocked(x, kernel_size, stride, padding, dilation, ceil_mode, out=out)
+
+
+def avg_pool_blocked(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                     count_include_pad=True, divisor_override=None, out=None):
+    return _ops.avg_pool_blocked(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                 divisor_override, out=out)
 
 
 def avg_pool(x, nd, kernel_size, stride=None, padding=0, ceil_mode=False,

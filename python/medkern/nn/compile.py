@@ -583,22 +583,39 @@ def _blockable_conv(n: Node) -> bool:
     return n.kind == "conv" and n.op is not None and n.op.blocked_native and len(n.shape) in (4, 5)
 
 
+_POOLS = ("max_pool", "avg_pool")
+
+
+def _blockable_pool(n: Node) -> bool:
+    return n.kind in _POOLS and len(n.shape) in (4, 5) and n.attrs["nd"] == len(n.shape) - 2
+
+
 def pass_blocked_layout(nodes, outputs):
-    """Store in the channel-blocked layout the outputs of convolutions that run on it
-    natively (direct / gemm_1x1) and of channel concats of such outputs, when every consumer
-    reads that layout: a convolution (as its input, or as the residual of a sum post-op when
-    that convolution's output is blocked too) or a blocked concat. Graph outputs stay planar.
-    A blocked concat needs every input but the last to have a multiple of 16 channels (its
-    producers write whole blocks). Concat aliases between layouts are dropped (the concat
-    copies those inputs)."""
+    """Store in the channel-blocked layout the outputs of convolutions (and transposed
+    convolutions) that run on it natively, of max / average pools whose input is blocked, and
+    of channel concats of such outputs, when every consumer reads that layout: a convolution
+    (as its input, or as the residual of a sum post-op when that convolution's output is
+    blocked too), a pool (which pools the blocked tensor and reorders its smaller result when
+    it stays planar) or a blocked concat. Graph outputs stay planar. A blocked concat needs
+    every input but the last to have a multiple of 16 channels (its producers write whole
+    blocks). Concat aliases between layouts are dropped (the concat copies those inputs)."""
     cons, outs = _consumers(nodes, outputs)
     blocked = set()
     for n in nodes:
-        if _blockable_conv(n):
+        if _blockable_conv(n) or _blockable_pool(n):
             blocked.add(id(n))
         elif n.kind == "cat" and n.attrs["dim"] == 1 and len(n.shape) in (4, 5) and \
                 all(i.shape[1] % 16 == 0 for i in n.inputs[:-1]):
             blocked.add(id(n))
+
+    def reads_blocked(c, n):
+        """Whether consumer c can read node n in the blocked layout."""
+        if _blockable_conv(c):
+            return not (any(i is n for i in c.inputs[1:]) and id(c) not in blocked)
+        if _blockable_pool(c):
+            return True
+        return c.kind == "cat" and id(c) in blocked
+
     changed = True
     while changed:
         changed = False
@@ -608,22 +625,24 @@ def pass_blocked_layout(nodes, outputs):
             ok = id(n) not in outs
             if ok and n.kind == "cat":
                 ok = all(id(i) in blocked for i in n.inputs)
-            for c in cons[id(n)] if ok else ():
-                if _blockable_conv(c):
-                    ok = ok and not (any(i is n for i in c.inputs[1:]) and id(c) not in blocked)
-                else:
-                    ok = ok and c.kind == "cat" and id(c) in blocked
+            if ok and n.kind in _POOLS:
+                ok = id(n.inputs[0]) in blocked
+            ok = ok and all(reads_blocked(c, n) for c in cons[id(n)])
             if not ok:
                 blocked.discard(id(n))
                 changed = True
     # A blocked conv between planar neighbours (planar input, every consumer writing planar)
-    # only moves its reorders out of the kernel's cache-resident rows: keep it planar.
+    # only moves its reorders out of the kernel's cache-resident rows: keep it planar. A pool
+    # with a planar input stays planar.
     changed = True
     while changed:
         changed = False
         for n in nodes:
             if id(n) in blocked and n.kind == "conv" and id(n.inputs[0]) not in blocked and \
                     not any(id(c) in blocked for c in cons[id(n)]):
+                blocked.discard(id(n))
+                changed = True
+            elif id(n) in blocked and n.kind in _POOLS and id(n.inputs[0]) not in blocked:
                 blocked.discard(id(n))
                 changed = True
     for n in nodes:
@@ -820,6 +839,8 @@ class _Plan:
                 return dst
             with np.errstate(all="ignore"):
                 y = fn(ins[0], ins[1]).astype(np.float32, copy=False)
+        elif kind in _POOLS and n.inputs[0].layout == "blocked":
+            return _pool_blocked_exec(n, ins, full, off)
         elif kind == "max_pool":
             y = K.max_pool(ins[0], a["nd"], a["kernel_size"], a["stride"], a["padding"],
                            a["dilation"], a["ceil_mode"])
@@ -856,32 +877,63 @@ def _block_slice(full: np.ndarray, off: int, c: int) -> np.ndarray:
     return full[:, off // 16:off // 16 + cb] if full.shape[1] != cb else full
 
 
-def _blocked_value(node: Node, v: np.ndarray) -> np.ndarray:
-    """v in the blocked layout (reordered when node stores it planar)."""
+def _kept(owner: Node, key: str, shape) -> np.ndarray:
+    """A float32 buffer of `shape` that node `owner` keeps between calls: a fresh multi-MB
+    array per call costs a page fault and a page clear per page."""
+    bufs = owner.attrs.setdefault("_kept", {})
+    b = bufs.get(key)
+    if b is None or b.shape != tuple(shape):
+        b = bufs[key] = np.empty(shape, np.float32)
+    return b
+
+
+def _blocked_value(node: Node, v: np.ndarray, owner: Node, key: str) -> np.ndarray:
+    """v in the blocked layout (reordered into a buffer `owner` keeps when node stores it
+    planar)."""
     if node.layout == "blocked":
         return v
-    return _layout.to_blocked(np.ascontiguousarray(v), "ncdhw" if v.ndim == 5 else "nchw")
+    return _layout.to_blocked(np.ascontiguousarray(v), "ncdhw" if v.ndim == 5 else "nchw",
+                              out=_kept(owner, key, _blocked_shape(v.shape)))
 
 
 def _conv_blocked_exec(n: Node, ins, full, off):
     a, c = n.attrs, n.shape[1]
-    n.op.post_ops = [("sum", _blocked_value(n.inputs[it[1]], ins[it[1]]))
+    n.op.post_ops = [("sum", _blocked_value(n.inputs[it[1]], ins[it[1]], n, f"sum{it[1]}"))
                      if isinstance(it, tuple) and it[0] == "sum" else it for it in a["post_ops"]]
-    x = _blocked_value(n.inputs[0], ins[0])
+    x = _blocked_value(n.inputs[0], ins[0], n, "input")
     if n.layout == "blocked":
         n.op.blocked(x, full, off)
         return _block_slice(full, off, c)
     # blocked input, planar output (a consumer without a blocked kernel); the blocked result
-    # goes to a buffer the node keeps between calls (no page faults per call)
-    want = _blocked_shape(n.shape)
-    tmp = getattr(n.op, "_blocked_tmp", None)
-    if tmp is None or tmp.shape != want:
-        tmp = np.empty(want, np.float32)
-        n.op._blocked_tmp = tmp
+    # goes to a buffer the node keeps between calls
+    tmp = _kept(n, "output", _blocked_shape(n.shape))
     n.op.blocked(x, tmp, 0)
-    y = _layout.from_blocked(tmp, c, "ncdhw" if len(n.shape) == 5 else "nchw")
-    dst = full[:, off:off + c] if full.shape[1] != c else full
-    dst[...] = y
+    lay = "ncdhw" if len(n.shape) == 5 else "nchw"
+    if full.shape[1] == c:   # straight into the node's buffer
+        return _layout.from_blocked(tmp, c, lay, out=full)
+    dst = full[:, off:off + c]
+    dst[...] = _layout.from_blocked(tmp, c, lay)
+    return dst
+
+
+def _pool_blocked_exec(n: Node, ins, full, off):
+    """A pool of a blocked input: into its blocked buffer, or reordered to planar."""
+    a, c = n.attrs, n.shape[1]
+    if n.kind == "max_pool":
+        run = lambda out: K.max_pool_blocked(ins[0], a["kernel_size"], a["stride"],  # noqa: E731
+                                             a["padding"], a["dilation"], a["ceil_mode"], out)
+    else:
+        run = lambda out: K.avg_pool_blocked(ins[0], a["kernel_size"], a["stride"],  # noqa: E731
+                                             a["padding"], a["ceil_mode"],
+                                             a["count_include_pad"], a["divisor_override"], out)
+    if n.layout == "blocked":
+        return run(None if full is None else _block_slice(full, off, c))
+    lay = "ncdhw" if len(n.shape) == 5 else "nchw"
+    yb = run(_kept(n, "output", _blocked_shape(n.shape)))
+    if full is None or full.shape[1] == c:
+        return _layout.from_blocked(yb, c, lay, out=full)
+    dst = full[:, off:off + c]
+    dst[...] = _layout.from_blocked(yb, c, lay)
     return dst
 
 
@@ -1008,6 +1060,8 @@ class CompiledModel:
             elif n.kind == "eltwise":
                 it = n.attrs["item"]
                 kind = "eltwise:" + (it if isinstance(it, str) else it[0])
+            elif n.kind in _POOLS and n.inputs[0].layout == "blocked":
+                kind += " [b->" + ("b" if n.layout == "blocked" else "p") + "]"
             elif n.kind == "cat" and n.alias is None:
                 written = sum(1 for i in n.inputs if i.alias is not None and i.alias[0] is n)
                 kind = f"cat({written}/{len(n.inputs)} in place)" + \

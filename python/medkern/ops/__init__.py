@@ -15,12 +15,13 @@ from __future__ import annotations
 from ._concat import cat, cat_blocked
 from ._conv import (PackedConv, PackedConvTranspose, col2im, conv2d, conv3d, conv_transpose2d,
                     conv_transpose3d, im2col)
-from ._pool import (adaptive_avg_pool2d, adaptive_avg_pool3d, avg_pool2d, avg_pool3d, max_pool2d,
-                    max_pool3d)
+from ._pool import (adaptive_avg_pool2d, adaptive_avg_pool3d, avg_pool2d, avg_pool3d,
+                    avg_pool_blocked, max_pool2d, max_pool3d, max_pool_blocked)
 from ._resample import interpolate
 from ._softmax import softmax
 
 __all__ = ["conv2d", "conv3d", "PackedConv", "conv_transpose2d", "conv_transpose3d",
            "PackedConvTranspose", "im2col", "col2im"]
 __all__ += ["max_pool2d", "max_pool3d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool2d",
-            "adaptive_avg_pool3d", "interpolate", "softmax", "cat", "cat_blocked"]
+            "adaptive_avg_pool3d", "max_pool_blocked", "avg_pool_blocked",
+            "interpolate", "softmax", "cat", "cat_blocked"]

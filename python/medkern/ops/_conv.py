@@ -443,6 +443,30 @@ class PackedConvTranspose:
         return self._impl(x, _post_ops(post_ops, self._oc, self._op, out), out,
                           int(out_channel_offset), size)
 
+    def execute_blocked(self, x, post_ops: Sequence[Any] | None = None,
+                        out: np.ndarray | None = None, out_channel_offset: int = 0) -> np.ndarray:
+        """Transposed convolution of a channel-blocked ``x`` (N, ceil(C_in/16), [D,] H, W, 16)
+        into the blocked result (N, ceil(out_channels/16), [OD,] OH, OW, 16), padding lanes
+        zero. Needs ``blocked_supported_`` (kernel == stride, no padding, output padding or
+        dilation, groups 1: the U-Net up-convolution). Post-ops, ``out`` and
+        ``out_channel_offset`` (a multiple of 16) as :meth:`PackedConv.execute_blocked`, so
+        the result can go straight into the blocks of a concat buffer.
+        """
+        x = _array(x, "input", self._op, self._spatial + 3)
+        _check_out(out, out_channel_offset, self._op)
+        return self._impl.execute_blocked(x, _post_ops(post_ops, self._oc, self._op, out), out,
+                                          int(out_channel_offset))
+
+    @property
+    def blocked_supported_(self) -> bool:
+        """Whether ``execute_blocked`` accepts this geometry."""
+        return self._impl.blocked_supported
+
+    @property
+    def blocked_native_(self) -> bool:
+        """Whether ``execute_blocked`` runs on a vector kernel (not the scalar reference)."""
+        return self._impl.blocked_native
+
     def __repr__(self) -> str:
         return f"PackedConvTranspose({self._op}, algorithm={self.algorithm_!r})"
 

@@ -8,7 +8,7 @@ from .. import _core
 from ._conv import _array, _is_int, _tuple
 
 __all__ = ["max_pool2d", "max_pool3d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool2d",
-           "adaptive_avg_pool3d"]
+           "adaptive_avg_pool3d", "max_pool_blocked", "avg_pool_blocked"]
 
 
 def _input(x, n: int, op: str):
@@ -114,3 +114,74 @@ def adaptive_avg_pool2d(input: np.ndarray, output_size) -> np.ndarray:
 def adaptive_avg_pool3d(input: np.ndarray, output_size) -> np.ndarray:
     """Adaptive 3-D average pooling, as torch.nn.functional.adaptive_avg_pool3d."""
     return _adaptive(3, input, output_size)
+
+
+def _blocked_input(x, op: str):
+    """A channel-blocked float32 (N, Cb, [D,] H, W, 16) array (strided views along N and Cb,
+    e.g. a block slice of a concat buffer, are read in place) and its spatial rank."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{op}: input must be a numpy.ndarray, got {type(x).__name__}")
+    if x.dtype != np.float32:
+        raise TypeError(f"{op}: input must have dtype float32, got {x.dtype.name}")
+    if x.ndim not in (5, 6) or x.shape[-1] != 16:
+        raise ValueError(f"{op}: a blocked input must be 5-D (N, ceil(C/16), H, W, 16) or 6-D "
+                         f"(N, ceil(C/16), D, H, W, 16), got shape {x.shape}")
+    inner = x[0, 0] if x.shape[0] and x.shape[1] else None
+    if inner is not None and not inner.flags.c_contiguous:
+        x = np.ascontiguousarray(x)   # visible copy: the kernel reads contiguous blocks
+    return x, x.ndim - 3
+
+
+def _blocked_out(out, op: str):
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{op}: out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != np.float32:
+        raise TypeError(f"{op}: out must have dtype float32, got {out.dtype.name}")
+    if not out.flags.writeable:
+        raise ValueError(f"{op}: out must be writeable")
+    return out
+
+
+def max_pool_blocked(input: np.ndarray, kernel_size, stride=None, padding=0, dilation=1,
+                     ceil_mode: bool = False, *, out: np.ndarray | None = None) -> np.ndarray:
+    """Max pooling of a channel-blocked (nChw16c / nCdhw16c) float32 array, as
+    ``max_pool2d`` / ``max_pool3d`` per channel (``medkern.to_blocked`` converts); the result
+    is blocked, padding lanes zero. ``out``: a float32 blocked array of the result's shape,
+    contiguous from the spatial dimensions on (e.g. a block slice of a larger buffer).
+
+    >>> import numpy as np, medkern
+    >>> x = np.random.rand(1, 20, 8, 8).astype(np.float32)
+    >>> y = medkern.ops.max_pool_blocked(medkern.to_blocked(x), 2)
+    >>> np.array_equal(medkern.from_blocked(y, 20), medkern.ops.max_pool2d(x, 2))
+    True
+    """
+    x, n = _blocked_input(input, "max_pool_blocked")
+    op = f"max_pool{n}d"
+    k = _tuple(kernel_size, n, "kernel_size", op)
+    return _core.pool_blocked(x, op, "max", list(k), list(_stride(stride, k, n, op)),
+                              list(_tuple(padding, n, "padding", op)),
+                              list(_tuple(dilation, n, "dilation", op)), bool(ceil_mode), True, 0,
+                              _blocked_out(out, op))
+
+
+def avg_pool_blocked(input: np.ndarray, kernel_size, stride=None, padding=0,
+                     ceil_mode: bool = False, count_include_pad: bool = True,
+                     divisor_override=None, *, out: np.ndarray | None = None) -> np.ndarray:
+    """Average pooling of a channel-blocked float32 array, as ``avg_pool2d`` / ``avg_pool3d``
+    per channel; see :func:`max_pool_blocked`."""
+    x, n = _blocked_input(input, "avg_pool_blocked")
+    op = f"avg_pool{n}d"
+    k = _tuple(kernel_size, n, "kernel_size", op)
+    if divisor_override is None:
+        div = 0
+    elif _is_int(divisor_override):
+        div = int(divisor_override)
+        if div < 1:
+            raise ValueError(f"{op}: divisor_override {div} must be a positive int")
+    else:
+        raise TypeError(f"{op}: divisor_override must be None or an int, got {divisor_override!r}")
+    return _core.pool_blocked(x, op, "avg", list(k), list(_stride(stride, k, n, op)),
+                              list(_tuple(padding, n, "padding", op)), [1] * n, bool(ceil_mode),
+                              bool(count_include_pad), div, _blocked_out(out, op))

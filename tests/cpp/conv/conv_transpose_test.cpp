@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "medkern/core/cpu.hpp"
 #include "medkern/ops/conv_transpose.hpp"
 
 using namespace medkern;
@@ -193,4 +194,138 @@ TEST_CASE("conv_transpose: bad input") {
   s.padding = {0, 3, 3};
   CHECK_THROWS_WITH_AS(ops::ConvTransposeF32(s, w.data()).output_shape(src),
                        doctest::Contains("must be positive"), ShapeError);
+}
+
+namespace {
+
+/// (N, C, S) planar -> (N, ceil(C/16), S, 16) blocked with zero padding lanes.
+std::vector<float> to_blocked(const std::vector<float>& v, i64 N, i64 C, i64 S) {
+  const i64 CB = (C + 15) / 16;
+  std::vector<float> b(std::size_t(N * CB * S * 16), 0.f);
+  for (i64 n = 0; n < N; ++n)
+    for (i64 c = 0; c < C; ++c)
+      for (i64 s = 0; s < S; ++s)
+        b[std::size_t(((n * CB + c / 16) * S + s) * 16 + c % 16)] =
+            v[std::size_t((n * C + c) * S + s)];
+  return b;
+}
+
+/// A C-contiguous f32 view of `shape`.
+TensorView cview(float* p, const std::vector<i64>& shape) {
+  TensorView v;
+  v.data = p;
+  v.rank = int(shape.size());
+  for (std::size_t i = 0; i < shape.size(); ++i) v.shape[i] = shape[i];
+  v.set_contiguous_strides();
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("conv_transpose: blocked execute of every direct row matches the planar execute") {
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> u(-1, 1);
+  struct B {
+    int spatial;
+    i64 N, IC, OC;
+    std::array<i64, 3> in, k;
+  };
+  const B cases[] = {{2, 2, 16, 8, {1, 5, 7}, {1, 2, 2}},   {2, 1, 3, 17, {1, 1, 1}, {1, 2, 2}},
+                     {2, 1, 33, 70, {1, 3, 180}, {1, 2, 2}}, {2, 1, 64, 80, {1, 4, 6}, {1, 2, 3}},
+                     {3, 2, 8, 4, {3, 2, 5}, {2, 2, 2}},     {3, 1, 40, 33, {2, 3, 4}, {2, 1, 2}}};
+  for (const B& c : cases)
+    for (const auto& row : kernels::conv::kDirectRegistry) {
+      if (!cpu_info().supports(row.isa)) continue;
+      ConvTransposeDesc d;
+      d.spatial = c.spatial;
+      d.IC = c.IC;
+      d.OC = c.OC;
+      d.kernel = c.k;
+      d.stride = c.k;
+      const i64 kv = c.k[0] * c.k[1] * c.k[2], P = c.in[0] * c.in[1] * c.in[2], Q = P * kv;
+      std::vector<float> x(std::size_t(c.N * c.IC * P)), w(std::size_t(c.IC * c.OC * kv)),
+          b(std::size_t(c.OC)), r(std::size_t(c.N * c.OC * Q)), sl(std::size_t(c.OC));
+      for (auto* v : {&x, &w, &b, &r, &sl})
+        for (auto& e : *v) e = u(rng);
+      ops::ConvTransposeF32 conv(d, w.data(), b.data(), &row);
+      REQUIRE(conv.blocked_supported());
+      CHECK(std::string(conv.blocked_kernel()) == row.name);
+      PostOps post;
+      post.prelu(sl.data()).sum(0.5f).eltwise(Eltwise::tanh);
+      std::vector<i64> ps{c.N, c.IC}, po{c.N, c.OC};
+      for (int i = c.spatial == 3 ? 0 : 1; i < 3; ++i) {
+        ps.push_back(c.in[std::size_t(i)]);
+        po.push_back(c.in[std::size_t(i)] * c.k[std::size_t(i)]);
+      }
+      std::vector<float> want(std::size_t(c.N * c.OC * Q));
+      const TensorView res = cview(r.data(), po);
+      conv.execute(cview(x.data(), ps), cview(want.data(), po), post,
+                   std::span<const TensorView>(&res, 1));
+      // Blocked: the output goes into blocks [1, 1 + OCB) of a buffer of OCB + 2 blocks.
+      const i64 ICB = (c.IC + 15) / 16, OCB = (c.OC + 15) / 16;
+      auto xb = to_blocked(x, c.N, c.IC, P);
+      auto rb = to_blocked(r, c.N, c.OC, Q);
+      std::vector<float> yb(std::size_t(c.N * (OCB + 2) * Q * 16), -777.f);
+      auto bview = [&](float* p, i64 blocks, const std::vector<i64>& planar) {
+        std::vector<i64> s{planar[0], blocks};
+        s.insert(s.end(), planar.begin() + 2, planar.end());
+        s.push_back(16);
+        return cview(p, s);
+      };
+      TensorView dst = bview(yb.data(), OCB + 2, po);
+      dst.data = yb.data() + Q * 16;
+      dst.shape[1] = OCB;
+      const TensorView rbv = bview(rb.data(), OCB, po);
+      conv.execute_blocked(bview(xb.data(), ICB, ps), dst, post,
+                           std::span<const TensorView>(&rbv, 1));
+      INFO("row ", row.name, " IC ", c.IC, " OC ", c.OC, " W ", c.in[2]);
+      double worst = 0;
+      bool guards = true;
+      for (i64 n = 0; n < c.N; ++n)
+        for (i64 cb = 0; cb < OCB + 2; ++cb)
+          for (i64 q = 0; q < Q; ++q)
+            for (i64 l = 0; l < 16; ++l) {
+              const float got = yb[std::size_t(((n * (OCB + 2) + cb) * Q + q) * 16 + l)];
+              const i64 ch = (cb - 1) * 16 + l;
+              if (cb == 0 || cb == OCB + 1) {
+                guards = guards && got == -777.f;
+              } else if (ch >= c.OC) {
+                guards = guards && got == 0.f;  // padding lanes zero
+              } else {
+                const float e = want[std::size_t((n * c.OC + ch) * Q + q)];
+                worst = std::max(worst, double(std::abs(got - e)) / (1 + std::abs(e)));
+                if (std::isnan(got)) worst = INFINITY;
+              }
+            }
+      CHECK(worst <= 1e-5 * std::sqrt(double(c.IC) + 1));
+      CHECK(guards);
+    }
+}
+
+TEST_CASE("conv_transpose: blocked execute bad input") {
+  std::vector<float> w(20 * 8 * 4, 0.f), x(2 * 16 * 16, 0.f), y(1 * 1 * 8 * 8 * 16 * 2, 0.f);
+  ConvTransposeDesc d;
+  d.IC = 20; d.OC = 8; d.kernel = {1, 2, 2}; d.stride = {1, 2, 2};
+  ops::ConvTransposeF32 conv(d, w.data());
+  const auto src = TensorView::contiguous(x.data(), DType::f32, {1, 2, 4, 4, 16});
+  CHECK(conv.blocked_output_shape(src) == std::vector<i64>{1, 1, 8, 8, 16});
+  const auto one_block = TensorView::contiguous(x.data(), DType::f32, {1, 1, 4, 4, 16});
+  const auto out = TensorView::contiguous(y.data(), DType::f32, {1, 1, 8, 8, 16});
+  const auto narrow = TensorView::contiguous(y.data(), DType::f32, {1, 1, 8, 7, 16});
+  CHECK_THROWS_WITH_AS(conv.execute_blocked(one_block, out),
+                       doctest::Contains("has 2 blocks of 16, got 1"), ShapeError);
+  CHECK_THROWS_WITH_AS(conv.execute_blocked(src, narrow),
+                       doctest::Contains("blocked output must be f32 1x1x8x8x16"), ShapeError);
+  CHECK_THROWS_WITH_AS(conv.execute_blocked(src, out, PostOps().sum()),
+                       doctest::Contains("1 sum post-ops need as many residual tensors"),
+                       ShapeError);
+  ConvTransposeDesc p = d;
+  p.kernel = {1, 3, 3};
+  p.padding = {0, 1, 1};
+  std::vector<float> w3(20 * 8 * 9, 0.f);
+  ops::ConvTransposeF32 other(p, w3.data());
+  CHECK_FALSE(other.blocked_supported());
+  CHECK_THROWS_WITH_AS(other.blocked_output_shape(src),
+                       doctest::Contains("the blocked layout needs kernel == stride"),
+                       UnsupportedError);
 }

@@ -211,3 +211,57 @@ TEST_CASE("concat kernels match ref") {
     }
   }
 }
+
+TEST_CASE("blocked pool kernels match ref, and ref matches the planar ref per lane") {
+  namespace kp = medkern::kernels::pool;
+  std::mt19937_64 g(11);
+  for (int trial = 0; trial < 80; ++trial) {
+    kp::PoolDesc d;
+    d.kind = trial % 2 == 0 ? kp::Kind::max : kp::Kind::avg;
+    const bool three = trial % 4 >= 2;
+    for (int x = three ? 0 : 1; x < 3; ++x) {
+      d.in[x] = std::int64_t(g() % (x == 2 ? 37 : 9)) + 1;
+      d.k[x] = std::int64_t(g() % 4) + 1;
+      d.stride[x] = std::int64_t(g() % 3) + 1;
+      d.pad[x] = std::int64_t(g() % std::uint64_t(d.k[x] / 2 + 1));
+      d.dilation[x] = d.kind == kp::Kind::max ? std::int64_t(g() % 2) + 1 : 1;
+      const bool ceil_mode = g() % 2;
+      const std::int64_t span = d.dilation[x] * (d.k[x] - 1) + 1;
+      std::int64_t num = d.in[x] + 2 * d.pad[x] - span + (ceil_mode ? d.stride[x] - 1 : 0);
+      if (num < 0) {
+        d.in[x] += -num;
+        num = 0;
+      }
+      d.out[x] = num / d.stride[x] + 1;
+      if (ceil_mode && (d.out[x] - 1) * d.stride[x] >= d.in[x] + d.pad[x]) --d.out[x];
+    }
+    d.count_include_pad = g() % 2;
+    d.divisor_override = trial % 7 == 0 ? 3 : 0;
+    auto src = random_vec(d.in_plane() * 16, g);
+    if (d.kind == kp::Kind::max && trial % 5 == 0)
+      src[std::size_t(g() % std::uint64_t(src.size()))] = NAN;
+    std::vector<float> want(std::size_t(d.out_plane() * 16 + kGuard), kGuardValue);
+    kp::impl<medkern::isa::ref_t>::run_blocked(d, src.data(), want.data(), 0, d.rows());
+    // The blocked ref, lane by lane, against the planar ref on that lane's plane.
+    for (int l = 0; l < 16; ++l) {
+      std::vector<float> plane(std::size_t(d.in_plane())), out(std::size_t(d.out_plane()));
+      for (std::int64_t i = 0; i < d.in_plane(); ++i)
+        plane[std::size_t(i)] = src[std::size_t(i * 16 + l)];
+      kp::impl<medkern::isa::ref_t>::run(d, plane.data(), out.data(), 0, d.rows());
+      for (std::int64_t i = 0; i < d.out_plane(); ++i) {
+        const float a = want[std::size_t(i * 16 + l)], b = out[std::size_t(i)];
+        REQUIRE((a == b || (std::isnan(a) && std::isnan(b))));
+      }
+    }
+    for (const auto& row : kp::kRegistry) {
+      if (!runnable(row) || !row.supports(d)) continue;
+      CAPTURE(row.name);
+      CAPTURE(kp::describe(d));
+      std::vector<float> got(want.size(), kGuardValue);
+      const std::int64_t mid = d.rows() / 2;
+      row.run_blocked(d, src.data(), got.data(), 0, mid);
+      row.run_blocked(d, src.data(), got.data(), mid, d.rows());
+      check_close(got, want, d.kind == kp::Kind::max ? 0.f : 2e-6f, d.out_plane() * 16);
+    }
+  }
+}

@@ -46,6 +46,52 @@ TEST_CASE("pool op: 2x2 max and avg, ceil mode shape, errors") {
   CHECK_THROWS_AS(mo::pool(src, dst, mo::PoolSpec::max(2, {1, 1})), ShapeError);     // dst shape
 }
 
+TEST_CASE("pool op, blocked: a block slice in, a block slice out, errors") {
+  // (1, 3 blocks, 4, 4, 16): value = block * 1000 + pixel * 16 + lane; pool blocks [1, 3).
+  std::vector<float> x(3 * 16 * 16);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(i / 256 * 1000 + i % 256);
+  TensorView full = TensorView::contiguous(x.data(), DType::f32, {1, 3, 4, 4, 16});
+  TensorView src = full;
+  src.data = x.data() + 256;
+  src.shape[1] = 2;
+  std::vector<float> y(3 * 4 * 16, -1.f);
+  TensorView dst = TensorView::contiguous(y.data(), DType::f32, {1, 3, 2, 2, 16});
+  dst.shape[1] = 2;  // blocks [0, 2) of a 3-block output
+  const auto spec = mo::PoolSpec::max(2, {2, 2});
+  CHECK(mo::pool_blocked_output_shape(src, spec) == std::vector<std::int64_t>{1, 2, 2, 2, 16});
+  mo::pool_blocked(src, dst, spec);
+  for (int b = 0; b < 2; ++b)
+    for (int oh = 0; oh < 2; ++oh)
+      for (int ow = 0; ow < 2; ++ow)
+        for (int l = 0; l < 16; ++l) {
+          const int pix = (2 * oh + 1) * 4 + 2 * ow + 1;  // the window's largest pixel
+          CHECK(y[std::size_t(((b * 2 + oh) * 2 + ow) * 16 + l)] ==
+                float((b + 1) * 1000 + pix * 16 + l));
+        }
+  for (std::size_t i = 2 * 64; i < y.size(); ++i) CHECK(y[i] == -1.f);  // block 2 untouched
+
+  auto avg = mo::PoolSpec::adaptive_avg(2, {1, 1});
+  CHECK_THROWS_AS(mo::pool_blocked(src, dst, avg), medkern::UnsupportedError);
+  TensorView bad = src;
+  bad.shape[4] = 8;
+  CHECK_THROWS_WITH_AS(mo::pool_blocked(bad, dst, spec),
+                       doctest::Contains("max_pool2d: blocked input must be f32 (N, ceil(C/16), "
+                                         "H, W, 16)"),
+                       ShapeError);
+  TensorView strided = src;
+  strided.strides[3] = 128;  // W not contiguous
+  CHECK_THROWS_AS(mo::pool_blocked(strided, dst, spec), ShapeError);
+  TensorView wrong = dst;
+  wrong.shape[2] = 1;
+  CHECK_THROWS_WITH_AS(mo::pool_blocked(src, wrong, spec),
+                       doctest::Contains("blocked output shape 1x2x1x2x16 must be"), ShapeError);
+  TensorView alias = src;  // output over the input
+  alias.shape[2] = alias.shape[3] = 2;
+  alias.strides = TensorView::contiguous(x.data(), DType::f32, {1, 2, 2, 2, 16}).strides;
+  CHECK_THROWS_WITH_AS(mo::pool_blocked(src, alias, spec), doctest::Contains("overlaps the input"),
+                       ShapeError);
+}
+
 TEST_CASE("resample op: nearest x2 and bilinear align_corners") {
   std::vector<float> x{0, 1, 2, 3};
   const TensorView src = TensorView::contiguous(x.data(), DType::f32, {1, 1, 2, 2});

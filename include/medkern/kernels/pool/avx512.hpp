@@ -12,6 +12,10 @@
 // Max keeps NaN: vmaxps returns its second operand when either is NaN, so the new value is
 // the second operand (a NaN tap wins) and lanes that already hold NaN are blended back.
 //
+// Blocked planes (run_blocked, max / avg): one zmm is the 16 channels of one output point,
+// each tap one aligned-size load; per output row the valid d/h taps are found once, per
+// output point the valid w taps (so padding and ceil_mode windows need no scalar path).
+//
 // Adaptive average: each output's window is a box of rows; a w window covering the whole
 // row makes consecutive rows one contiguous span (and whole planes one span, so global
 // average pooling is a single streamed sum with four accumulators).
@@ -154,6 +158,70 @@ struct impl<isa::avx512_t> {
         }
         if (!is_max) acc = _mm512_div_ps(acc, vdiv);
         _mm512_mask_storeu_ps(out + ow0, lanes(n), acc);
+      }
+    }
+  }
+
+  static void run_blocked(const PoolDesc& d, const float* src, float* dst, std::int64_t r0,
+                          std::int64_t r1) noexcept {
+    using namespace avx512_detail;
+    MEDKERN_DCHECK(r0 >= 0 && r0 <= r1 && r1 <= d.rows());
+    MEDKERN_DCHECK(d.kind != Kind::adaptive_avg);
+    const std::int64_t H = d.in[1], W = d.in[2], OW = d.out[2];
+    const std::int64_t sw = d.stride[2], pw = d.pad[2], dw = d.dilation[2], kw = d.k[2];
+    const bool is_max = d.kind == Kind::max;
+    const __m512 init = is_max ? _mm512_set1_ps(-std::numeric_limits<float>::infinity())
+                               : _mm512_setzero_ps();
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const std::int64_t od = r / d.out[1], oh = r % d.out[1];
+      const std::int64_t sd = od * d.stride[0] - d.pad[0], sh = oh * d.stride[1] - d.pad[1];
+      // The valid (d, h) input rows of this output row.
+      const float* rows[64];
+      std::int64_t nr = 0;
+      for (std::int64_t a = 0; a < d.k[0]; ++a) {
+        const std::int64_t i = sd + a * d.dilation[0];
+        if (i < 0 || i >= d.in[0]) continue;
+        for (std::int64_t b = 0; b < d.k[1]; ++b) {
+          const std::int64_t j = sh + b * d.dilation[1];
+          if (j < 0 || j >= H) continue;
+          if (nr == 64) break;
+          rows[nr++] = src + (i * H + j) * W * 16;
+        }
+      }
+      const std::int64_t dh_valid = valid_extent(d, 0, sd) * valid_extent(d, 1, sh);
+      const std::int64_t dh_padded = padded_extent(d, 0, sd) * padded_extent(d, 1, sh);
+      float* out = dst + r * OW * 16;
+      if (nr < dh_valid) {  // more than 64 rows in a window: the reference
+        for (std::int64_t ow = 0; ow < OW; ++ow)
+          for (std::int64_t l = 0; l < 16; ++l)
+            out[ow * 16 + l] = detail_ref::pool_point(d, src + l, od, oh, ow, 16);
+        continue;
+      }
+      for (std::int64_t ow = 0; ow < OW; ++ow) {
+        const std::int64_t x0 = ow * sw - pw;
+        std::int64_t c0 = 0, c1 = kw;  // valid w taps [c0, c1)
+        while (c0 < kw && x0 + c0 * dw < 0) ++c0;
+        while (c1 > c0 && x0 + (c1 - 1) * dw >= W) --c1;
+        __m512 acc = init;
+        for (std::int64_t q = 0; q < nr; ++q) {
+          const float* p = rows[q] + x0 * 16;
+          for (std::int64_t c = c0; c < c1; ++c) {
+            const __m512 v = _mm512_loadu_ps(p + c * dw * 16);
+            acc = is_max ? max_nan(acc, v) : _mm512_add_ps(acc, v);
+          }
+        }
+        if (!is_max) {
+          const std::int64_t valid = dh_valid * (c1 - c0);
+          if (valid == 0) {
+            acc = _mm512_setzero_ps();
+          } else {
+            const std::int64_t div = d.divisor_override > 0 ? d.divisor_override
+                                     : d.count_include_pad ? dh_padded * padded_extent(d, 2, x0)
+                                                           : valid;
+            acc = _mm512_div_ps(acc, _mm512_set1_ps(float(div)));
+          }
+        }
+        _mm512_storeu_ps(out + ow * 16, acc);
       }
     }
   }

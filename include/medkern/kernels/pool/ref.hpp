@@ -19,6 +19,10 @@
 //        the mean of its points.
 // Sums are accumulated in f32 in d, h, w tap order (torch's order for avg pooling).
 //
+// Blocked variant (run_blocked, max and avg): the plane is one block of 16 channels of a
+// channel-blocked tensor (nChw16c / nCdhw16c), D x H x W points of 16 floats each; lane l of
+// every output point follows the rules above for channel l. Padding lanes (zero) stay zero.
+//
 // Kernels are single-threaded, allocate nothing, validate nothing and never throw.
 #pragma once
 
@@ -63,7 +67,7 @@ struct PoolDesc {
 };
 
 /// Output rows [r0, r1) of one plane: src points to the plane's D*H*W inputs, dst to its
-/// OD*OH*OW outputs.
+/// OD*OH*OW outputs (blocked: D*H*W*16 and OD*OH*OW*16 floats).
 using PoolFn = void (*)(const PoolDesc& d, const float* src, float* dst, std::int64_t r0,
                         std::int64_t r1) noexcept;
 
@@ -72,6 +76,7 @@ struct PoolRow {
   Isa isa;
   bool (*supports)(const PoolDesc&);
   PoolFn run;
+  PoolFn run_blocked;  ///< channel-blocked planes (max and avg only)
 };
 
 inline std::string describe(const PoolDesc& d) {
@@ -114,8 +119,10 @@ struct impl;
 
 namespace detail_ref {
 
+/// The output at (od, oh, ow) of a plane whose point (i, j, l) is src[((i*H + j)*W + l)*ps]
+/// (ps = 1 planar, 16 for one lane of a blocked plane).
 inline float pool_point(const PoolDesc& d, const float* src, std::int64_t od, std::int64_t oh,
-                        std::int64_t ow) noexcept {
+                        std::int64_t ow, std::int64_t ps = 1) noexcept {
   const std::int64_t o[3] = {od, oh, ow};
   if (d.kind == Kind::adaptive_avg) {
     std::int64_t b[3], e[3];
@@ -126,7 +133,8 @@ inline float pool_point(const PoolDesc& d, const float* src, std::int64_t od, st
     float sum = 0.f;
     for (std::int64_t i = b[0]; i < e[0]; ++i)
       for (std::int64_t j = b[1]; j < e[1]; ++j)
-        for (std::int64_t l = b[2]; l < e[2]; ++l) sum += src[(i * d.in[1] + j) * d.in[2] + l];
+        for (std::int64_t l = b[2]; l < e[2]; ++l)
+          sum += src[((i * d.in[1] + j) * d.in[2] + l) * ps];
     return sum / float((e[0] - b[0]) * (e[1] - b[1]) * (e[2] - b[2]));
   }
   std::int64_t start[3];
@@ -142,7 +150,7 @@ inline float pool_point(const PoolDesc& d, const float* src, std::int64_t od, st
         for (std::int64_t c = 0; c < d.k[2]; ++c) {
           const std::int64_t l = start[2] + c * d.dilation[2];
           if (l < 0 || l >= d.in[2]) continue;
-          const float v = src[(i * d.in[1] + j) * d.in[2] + l];
+          const float v = src[((i * d.in[1] + j) * d.in[2] + l) * ps];
           if (v > m || std::isnan(v)) m = v;
         }
       }
@@ -165,7 +173,7 @@ inline float pool_point(const PoolDesc& d, const float* src, std::int64_t od, st
       for (std::int64_t c = 0; c < d.k[2]; ++c) {
         const std::int64_t l = start[2] + c;
         if (l < 0 || l >= d.in[2]) continue;
-        sum += src[(i * d.in[1] + j) * d.in[2] + l];
+        sum += src[((i * d.in[1] + j) * d.in[2] + l) * ps];
       }
     }
   }
@@ -189,6 +197,17 @@ struct impl<isa::ref_t> {
       const std::int64_t od = r / d.out[1], oh = r % d.out[1];
       for (std::int64_t ow = 0; ow < d.out[2]; ++ow)
         dst[r * d.out[2] + ow] = detail_ref::pool_point(d, src, od, oh, ow);
+    }
+  }
+
+  static void run_blocked(const PoolDesc& d, const float* src, float* dst, std::int64_t r0,
+                          std::int64_t r1) noexcept {
+    MEDKERN_DCHECK(r0 >= 0 && r0 <= r1 && r1 <= d.rows());
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const std::int64_t od = r / d.out[1], oh = r % d.out[1];
+      for (std::int64_t ow = 0; ow < d.out[2]; ++ow)
+        for (std::int64_t l = 0; l < 16; ++l)
+          dst[(r * d.out[2] + ow) * 16 + l] = detail_ref::pool_point(d, src + l, od, oh, ow, 16);
     }
   }
 };

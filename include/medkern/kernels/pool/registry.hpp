@@ -12,7 +12,7 @@ namespace medkern::kernels::pool {
 
 template <class Impl>
 constexpr PoolRow row(Isa isa) {
-  return PoolRow{Impl::name, isa, &Impl::supports, &Impl::run};
+  return PoolRow{Impl::name, isa, &Impl::supports, &Impl::run, &Impl::run_blocked};
 }
 
 inline constexpr std::array<PoolRow, 2> kRegistry = {
