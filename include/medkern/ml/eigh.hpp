@@ -32,6 +32,7 @@
 
 #include "medkern/core/threading.hpp"
 #include "medkern/kernels/ml/registry.hpp"
+#include "medkern/ml/gemm.hpp"
 
 namespace medkern::ml::detail::eigh {
 
@@ -40,6 +41,7 @@ using kernels::ml::MlRow;
 
 inline constexpr i64 kNb = 32;    ///< panel / WY block width
 inline constexpr i64 kLeaf = 32;  ///< divide-and-conquer leaf size
+inline constexpr i64 kBt = 64;    ///< back-transformation block (reflectors per WY block)
 
 inline i64 pad8(i64 n) { return (n + 7) / 8 * 8; }
 
@@ -186,54 +188,47 @@ inline void tridiagonalize(const MlRow& kr, i64 n, double* A, double* d, double*
   d[n - 1] = col(n - 1)[n - 1];
 }
 
-/// X (n x nc row-major, ldx; columns padded to a multiple of 8 and readable) = Q X with
-/// Q = H_0 ... H_{n-2} from tridiagonalize(): blocks of kNb reflectors as I - V T V^T.
+/// X (n x nc row-major, ldx) = Q X with Q = H_0 ... H_{n-2} from tridiagonalize(): blocks of
+/// kBt reflectors as I - V T V^T (T upper triangular from S = V^T V), three blocked GEMMs per
+/// block: W = V^T X, W <- T W, X -= V W.
 inline void back_transform(const MlRow& kr, i64 n, const double* A, const double* tau, double* X,
                            i64 ldx, i64 nc) {
   const i64 nr = n - 1;  // reflectors
-  if (nr <= 0) return;
-  const i64 nc8 = pad8(nc);
-  constexpr i64 kCols = 64;
-  const i64 cblocks = (nc8 + kCols - 1) / kCols;
-  std::vector<double> V, T;
-  for (i64 i0 = (nr - 1) / kNb * kNb; i0 >= 0; i0 -= kNb) {
-    const i64 nb = std::min(kNb, nr - i0);
+  if (nr <= 0 || nc <= 0) return;
+  std::vector<double> V, S, T, W1, W2;
+  for (i64 i0 = (nr - 1) / kBt * kBt; i0 >= 0; i0 -= kBt) {
+    const i64 nb = std::min(kBt, nr - i0);
     const i64 r0 = i0 + 1, m = n - r0;  // rows touched
     // V: m x nb row-major, unit lower trapezoidal (zeros above the unit diagonal).
-    V.assign(static_cast<std::size_t>(m * kNb), 0.0);
+    V.assign(static_cast<std::size_t>(m * nb), 0.0);
     for (i64 q = 0; q < nb; ++q) {
       const double* v = A + (i0 + q) * n;
-      V[std::size_t(q * kNb + q)] = 1.0;
-      for (i64 r = q + 1; r < m; ++r) V[std::size_t(r * kNb + q)] = v[r0 + r];
+      V[std::size_t(q * nb + q)] = 1.0;
+      for (i64 r = q + 1; r < m; ++r) V[std::size_t(r * nb + q)] = v[r0 + r];
     }
-    // T (row-major nb x nb, padded to kNb): T(0:j, j) = -tau_j T(0:j, 0:j) (V(:, 0:j)^T v_j).
-    T.assign(static_cast<std::size_t>(kNb * kNb), 0.0);
-    std::vector<double> s(static_cast<std::size_t>(kNb));
+    // T (row-major nb x nb): T(0:j, j) = -tau_j T(0:j, 0:j) S(0:j, j).
+    S.resize(static_cast<std::size_t>(nb * nb));
+    gemm_f64(kr, nb, nb, m, 1.0, MatF64{V.data(), 1, nb}, MatF64{V.data(), nb, 1}, false,
+             S.data(), nb, Tri::upper);
+    T.assign(static_cast<std::size_t>(nb * nb), 0.0);
     for (i64 j = 0; j < nb; ++j) {
       const double tj = tau[i0 + j];
       for (i64 q = 0; q < j; ++q) {
         double acc = 0;
-        for (i64 r = j; r < m; ++r) acc += V[std::size_t(r * kNb + q)] * V[std::size_t(r * kNb + j)];
-        s[std::size_t(q)] = acc;
+        for (i64 l = q; l < j; ++l) acc += T[std::size_t(q * nb + l)] * S[std::size_t(l * nb + j)];
+        T[std::size_t(q * nb + j)] = -tj * acc;
       }
-      for (i64 q = 0; q < j; ++q) {
-        double acc = 0;
-        for (i64 l = q; l < j; ++l) acc += T[std::size_t(q * kNb + l)] * s[std::size_t(l)];
-        T[std::size_t(q * kNb + j)] = -tj * acc;
-      }
-      T[std::size_t(j * kNb + j)] = tj;
+      T[std::size_t(j * nb + j)] = tj;
     }
-    parallel_for_1d(cblocks, 1, [&](i64 b0, i64 b1) {
-      std::vector<double> w1(static_cast<std::size_t>(kNb * kCols)), w2(static_cast<std::size_t>(kNb * kCols)), scratch;
-      for (i64 b = b0; b < b1; ++b) {
-        const i64 c0 = b * kCols, cn = std::min(kCols, nc8 - c0);
-        double* xs = X + r0 * ldx + c0;
-        std::fill(w1.begin(), w1.end(), 0.0);
-        kr.gemm_tn_acc_f64(m, kNb, V.data(), kNb, xs, ldx, cn, w1.data(), kCols);  // V^T X
-        kr.gemm_nn_f64(kNb, kNb, T.data(), kNb, w1.data(), kCols, cn, w2.data(), kCols);  // T W1
-        gemm_sub(kr, m, kNb, V.data(), kNb, w2.data(), kCols, cn, xs, ldx, scratch);
-      }
-    });
+    W1.resize(static_cast<std::size_t>(nb * nc));
+    W2.resize(static_cast<std::size_t>(nb * nc));
+    double* xs = X + r0 * ldx;
+    gemm_f64(kr, nb, nc, m, 1.0, MatF64{V.data(), 1, nb}, MatF64{xs, ldx, 1}, false, W1.data(),
+             nc);
+    gemm_f64(kr, nb, nc, nb, 1.0, MatF64{T.data(), nb, 1}, MatF64{W1.data(), nc, 1}, false,
+             W2.data(), nc);
+    gemm_f64(kr, m, nc, nb, -1.0, MatF64{V.data(), nb, 1}, MatF64{W2.data(), nc, 1}, true, xs,
+             ldx);
   }
 }
 
