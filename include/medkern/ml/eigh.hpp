@@ -173,17 +173,9 @@ inline void tridiagonalize(const MlRow& kr, i64 n, double* A, double* d, double*
         Ut[std::size_t((nb + q) * ldu + r)] = wq[j1 + r];
       }
     }
-    constexpr i64 kCols = 16;
-    const i64 blocks = (mt + kCols - 1) / kCols;
-    parallel_for_1d(blocks, 1, [&](i64 b0, i64 b1) {
-      std::vector<double> scratch;
-      for (i64 b = b0; b < b1; ++b) {
-        const i64 c0 = b * kCols, cn = std::min(kCols, mt - c0);
-        // rows r >= c0 of columns [c0, c0 + cn) (the strictly upper corner is never read)
-        gemm_sub(kr, cn, k2, Z.data() + c0 * k2, k2, Ut.data() + c0, ldu, mt - c0,
-                 col(j1 + c0) + j1 + c0, n, scratch);
-      }
-    });
+    // rows r >= c of R only (the strictly upper corner of A is never read)
+    gemm_f64(kr, mt, mt, k2, -1.0, MatF64{Z.data(), k2, 1}, MatF64{Ut.data(), ldu, 1}, true,
+             col(j1) + j1, n, Tri::upper);
   }
   d[n - 1] = col(n - 1)[n - 1];
 }
@@ -374,12 +366,17 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
     zs[std::size_t(j)] = u[std::size_t(perm[std::size_t(j)])];
   }
   // Qw column-major (column j contiguous) so Givens rotations touch contiguous columns.
-  std::vector<double> Qw(static_cast<std::size_t>(n * n));
-  parallel_for_1d(n, 64, [&](i64 j0, i64 j1) {
-    for (i64 j = j0; j < j1; ++j) {
-      const i64 src = perm[std::size_t(j)];
-      double* qj = Qw.data() + j * n;
-      for (i64 r = 0; r < n; ++r) qj[r] = z[r * ldz + src];
+  Scratch Qw(n * n);
+  // (strips of kStrip rows: the gathered rows of z and the written column pieces stay cached)
+  constexpr i64 kStrip = 16;
+  parallel_for_1d((n + kStrip - 1) / kStrip, 4, [&](i64 s0, i64 s1) {
+    for (i64 r0 = s0 * kStrip; r0 < std::min(n, s1 * kStrip); r0 += kStrip) {
+      const i64 r1 = std::min(n, r0 + kStrip);
+      for (i64 j = 0; j < n; ++j) {
+        const i64 src = perm[std::size_t(j)];
+        double* qj = Qw.data() + j * n;
+        for (i64 r = r0; r < r1; ++r) qj[r] = z[r * ldz + src];
+      }
     }
   });
   // Deflation.
@@ -428,7 +425,7 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
   std::vector<double> lam(static_cast<std::size_t>(n));
   // Output columns (column-major, ld ldo): K secular ones (Q U), then the deflated ones.
   const i64 ldo = pad8(n) + 8;
-  std::vector<double> out(static_cast<std::size_t>(n * ldo));
+  Scratch out(n * ldo);
   if (K > 0) {
     std::vector<double> dl(static_cast<std::size_t>(K)), zl(static_cast<std::size_t>(K)),
         z2(static_cast<std::size_t>(K));
@@ -437,7 +434,7 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
       zl[std::size_t(a)] = zs[std::size_t(keep[std::size_t(a)])];
       z2[std::size_t(a)] = zl[std::size_t(a)] * zl[std::size_t(a)];
     }
-    std::vector<double> delta(static_cast<std::size_t>(K * K));  // row i: dl_j - lambda_i
+    Scratch delta(K * K);  // row i: dl_j - lambda_i
     parallel_for_1d(K, 16, [&](i64 i0, i64 i1) {
       for (i64 i = i0; i < i1; ++i)
         lam[std::size_t(i)] = secular_root(K, dl.data(), z2.data(), rho, i, delta.data() + i * K);
@@ -470,10 +467,8 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
     const i64 K1 = i64(top.size()), K2 = i64(bot.size()), mb = n - m;
     const i64 ld1 = pad8(m), ld2 = pad8(mb);
     // U^T rows (eigenvector i of the rank-one problem), split by the two column groups.
-    std::vector<double> U1(static_cast<std::size_t>(K * std::max<i64>(K1, 1))),
-        U2(static_cast<std::size_t>(K * std::max<i64>(K2, 1)));
-    std::vector<double> B1(static_cast<std::size_t>(std::max<i64>(K1, 1) * ld1), 0.0),
-        B2(static_cast<std::size_t>(std::max<i64>(K2, 1) * ld2), 0.0);
+    Scratch U1(K * std::max<i64>(K1, 1)), U2(K * std::max<i64>(K2, 1));
+    Scratch B1(std::max<i64>(K1, 1) * ld1), B2(std::max<i64>(K2, 1) * ld2);
     for (i64 a = 0; a < K1; ++a)
       std::copy(Qw.data() + keep[std::size_t(top[std::size_t(a)])] * n,
                 Qw.data() + keep[std::size_t(top[std::size_t(a)])] * n + m, B1.data() + a * ld1);
@@ -490,23 +485,22 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
           s2 += u[std::size_t(j)] * u[std::size_t(j)];
         }
         const double inv = 1.0 / std::sqrt(s2);
-        for (i64 a = 0; a < K1; ++a) U1[std::size_t(i * K1 + a)] = u[std::size_t(top[std::size_t(a)])] * inv;
-        for (i64 a = 0; a < K2; ++a) U2[std::size_t(i * K2 + a)] = u[std::size_t(bot[std::size_t(a)])] * inv;
+        for (i64 a = 0; a < K1; ++a) U1[i * K1 + a] = u[std::size_t(top[std::size_t(a)])] * inv;
+        for (i64 a = 0; a < K2; ++a) U2[i * K2 + a] = u[std::size_t(bot[std::size_t(a)])] * inv;
       }
     });
     // out column i = Q U(:, i): top rows from group 1, then bottom rows from group 2 (the top
     // product's padding spills into the bottom rows before they are written).
-    parallel_for_1d(K, 16, [&](i64 i0, i64 i1) {
-      double* o = out.data() + i0 * ldo;
-      if (K1 > 0)
-        kr.gemm_nn_f64(i1 - i0, K1, U1.data() + i0 * K1, K1, B1.data(), ld1, ld1, o, ldo);
-      else
-        for (i64 i = i0; i < i1; ++i) std::fill(out.data() + i * ldo, out.data() + i * ldo + m, 0.0);
-      if (K2 > 0)
-        kr.gemm_nn_f64(i1 - i0, K2, U2.data() + i0 * K2, K2, B2.data(), ld2, ld2, o + m, ldo);
-      else
-        for (i64 i = i0; i < i1; ++i) std::fill(out.data() + i * ldo + m, out.data() + i * ldo + n, 0.0);
-    });
+    if (K1 > 0)
+      gemm_f64(kr, K, m, K1, 1.0, MatF64{U1.data(), K1, 1}, MatF64{B1.data(), ld1, 1}, false,
+               out.data(), ldo);
+    else
+      for (i64 i = 0; i < K; ++i) std::fill(out.data() + i * ldo, out.data() + i * ldo + m, 0.0);
+    if (K2 > 0)
+      gemm_f64(kr, K, mb, K2, 1.0, MatF64{U2.data(), K2, 1}, MatF64{B2.data(), ld2, 1}, false,
+               out.data() + m, ldo);
+    else
+      for (i64 i = 0; i < K; ++i) std::fill(out.data() + i * ldo + m, out.data() + i * ldo + n, 0.0);
   }
   for (i64 a = 0; a < i64(defl.size()); ++a) {
     const i64 j = defl[std::size_t(a)];
@@ -517,12 +511,16 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
   std::iota(ord.begin(), ord.end(), 0);
   std::stable_sort(ord.begin(), ord.end(),
                    [&](i64 a, i64 b) { return lam[std::size_t(a)] < lam[std::size_t(b)]; });
-  for (i64 c = 0; c < n; ++c) {
-    const i64 src = ord[std::size_t(c)];
-    d[c] = lam[std::size_t(src)];
-    const double* oc = out.data() + src * ldo;
-    for (i64 r = 0; r < n; ++r) z[r * ldz + c] = oc[r];
-  }
+  for (i64 c = 0; c < n; ++c) d[c] = lam[std::size_t(ord[std::size_t(c)])];
+  parallel_for_1d((n + kStrip - 1) / kStrip, 4, [&](i64 s0, i64 s1) {
+    for (i64 r0 = s0 * kStrip; r0 < std::min(n, s1 * kStrip); r0 += kStrip) {
+      const i64 r1 = std::min(n, r0 + kStrip);
+      for (i64 c = 0; c < n; ++c) {
+        const double* oc = out.data() + ord[std::size_t(c)] * ldo;
+        for (i64 r = r0; r < r1; ++r) z[r * ldz + c] = oc[r];
+      }
+    }
+  });
 }
 
 /// Symmetric eigen-decomposition of the n x n matrix `a` (row-major = column-major; both
