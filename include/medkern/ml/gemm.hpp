@@ -142,6 +142,28 @@ inline void pack_rows(const MatF64& a, const double* shift, i64 m, i64 i0, i64 k
     for (i64 kk = 0; kk < kb; ++kk) d[kk * MR + ii] = 0.0;
 }
 
+/// Packs rows [kr0, kr1) of the k block starting at k0 (kb rows) of all np panels, for an
+/// operand with a.rs == 1: d[s*8*kb + kk*8 + ii] = a(8s + ii, k0 + kk) - shift (zero past m).
+inline void pack_sweep(const MatF64& a, const double* shift, i64 m, i64 np, i64 k0, i64 kr0,
+                       i64 kr1, i64 kb, double* d) {
+  constexpr i64 P = 8;
+  const i64 full = m / P;
+  for (i64 kk = kr0; kk < kr1; ++kk) {
+    const double* s = a.p + (k0 + kk) * a.cs;
+    for (i64 p = 0; p < full; ++p) {
+      double* dk = d + p * P * kb + kk * P;
+      for (i64 ii = 0; ii < P; ++ii) dk[ii] = s[p * P + ii] - shift[p * P + ii];
+    }
+    for (i64 p = full; p < np; ++p) {
+      double* dk = d + p * P * kb + kk * P;
+      for (i64 ii = 0; ii < P; ++ii) {
+        const i64 r = p * P + ii;
+        dk[ii] = r < m ? s[r] - shift[r] : 0.0;
+      }
+    }
+  }
+}
+
 }  // namespace gemm_detail
 
 /// C = (acc ? C : 0) + alpha * A B on the given kernel set (see the file comment). C row-major
@@ -185,13 +207,23 @@ inline void gemm_f64(const kernels::ml::MlRow& kr, std::int64_t m, std::int64_t 
   for (i64 k0 = 0; k0 < k; k0 += kcap) {
     const i64 kb = std::min(kcap, k - k0);
     const bool first = k0 == 0;
-    parallel_for_1d(npa + npb, 8, [&](i64 s0, i64 s1) {
+    // An operand whose k-th row is contiguous (the Gram's X) is packed by sweeping those rows
+    // front to back, so the hardware prefetcher streams them (panel by panel, every row would
+    // be a strided first touch); others panel by panel.
+    const bool sweep_a = a.rs == 1, sweep_b = npb > 0 && bt.rs == 1;
+    if (sweep_a || sweep_b)
+      parallel_for_1d(kb, 16, [&](i64 r0, i64 r1) {
+        if (sweep_a) gemm_detail::pack_sweep(a, sha, m, npa, k0, r0, r1, kb, pa.data());
+        if (sweep_b) gemm_detail::pack_sweep(bt, shb, n, npb, k0, r0, r1, kb, pb.data());
+      });
+    const i64 na = sweep_a ? 0 : npa, nb = sweep_b ? 0 : npb;
+    parallel_for_1d(na + nb, 8, [&](i64 s0, i64 s1) {
       for (i64 s = s0; s < s1; ++s)
-        if (s < npa)
+        if (s < na)
           gemm_detail::pack_rows<P>(a, sha, m, s * P, k0, kb, pa.data() + s * P * kb);
         else
-          gemm_detail::pack_rows<P>(bt, shb, n, (s - npa) * P, k0, kb,
-                                    pb.data() + (s - npa) * P * kb);
+          gemm_detail::pack_rows<P>(bt, shb, n, (s - na) * P, k0, kb,
+                                    pb.data() + (s - na) * P * kb);
     });
     parallel_tasks(i64(blocks.size()), [&](i64 t) {
       const auto [bi, bj] = blocks[std::size_t(t)];
