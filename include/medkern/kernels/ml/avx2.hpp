@@ -189,7 +189,9 @@ inline void gemm_ukr_f64(i64 kc, const double* pa, const double* pb, double alph
   for (int ih = 0; ih < 2 && ih * 4 < m; ++ih)
     for (int jh = 0; jh < 2 && jh * 12 < n; ++jh) {
       __m256d r[4][3];
+      #pragma GCC unroll 8
       for (int i = 0; i < 4; ++i)
+        #pragma GCC unroll 8
         for (int j = 0; j < 3; ++j) r[i][j] = _mm256_setzero_pd();
       const double* a = pa + ih * 4;
       // columns jh*12 + [0, 4), [4, 8), [8, 12) in the 8-column panels
@@ -200,6 +202,7 @@ inline void gemm_ukr_f64(i64 kc, const double* pa, const double* pb, double alph
       for (i64 k = 0; k < kc; ++k) {
         const __m256d b0 = _mm256_loadu_pd(q0 + k * 8), b1 = _mm256_loadu_pd(q1 + k * 8),
                       b2 = _mm256_loadu_pd(q2 + k * 8);
+        #pragma GCC unroll 8
         for (int i = 0; i < 4; ++i) {
           const __m256d av = _mm256_broadcast_sd(a + i);
           r[i][0] = _mm256_fmadd_pd(av, b0, r[i][0]);
@@ -209,7 +212,9 @@ inline void gemm_ukr_f64(i64 kc, const double* pa, const double* pb, double alph
         a += 8;
       }
       alignas(32) double t[4][12];
+      #pragma GCC unroll 8
       for (int i = 0; i < 4; ++i)
+        #pragma GCC unroll 8
         for (int j = 0; j < 3; ++j) _mm256_store_pd(&t[i][4 * j], r[i][j]);
       const int mi = m - ih * 4 < 4 ? m - ih * 4 : 4, nj = n - jh * 12 < 12 ? n - jh * 12 : 12;
       for (int i = 0; i < mi; ++i) {

@@ -250,11 +250,14 @@ inline void gemm_tn_acc_f64(i64 m, i64 k, const double* a, i64 lda, const double
 inline void gemm_ukr_f64(i64 kc, const double* pa, const double* pb, double alpha, bool acc,
                          double* c, i64 ldc, int m, int n) noexcept {
   __m512d r[8][3];
+  #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i)
+    #pragma GCC unroll 8
     for (int j = 0; j < 3; ++j) r[i][j] = _mm512_setzero_pd();
   for (i64 k = 0; k < kc; ++k) {
     const __m512d b0 = _mm512_loadu_pd(pb), b1 = _mm512_loadu_pd(pb + kc * 8),
                   b2 = _mm512_loadu_pd(pb + kc * 16);
+    #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
       const __m512d a = _mm512_set1_pd(pa[i]);
       r[i][0] = _mm512_fmadd_pd(a, b0, r[i][0]);
@@ -266,7 +269,9 @@ inline void gemm_ukr_f64(i64 kc, const double* pa, const double* pb, double alph
   }
   const __m512d va = _mm512_set1_pd(alpha);
   if (m == 8 && n == 24) {
+    #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i)
+      #pragma GCC unroll 8
       for (int j = 0; j < 3; ++j) {
         double* p = c + i * ldc + j * 8;
         _mm512_storeu_pd(p, acc ? _mm512_fmadd_pd(va, r[i][j], _mm512_loadu_pd(p))
@@ -275,8 +280,10 @@ inline void gemm_ukr_f64(i64 kc, const double* pa, const double* pb, double alph
     return;
   }
   __mmask8 mk[3];
+  #pragma GCC unroll 8
   for (int j = 0; j < 3; ++j) mk[j] = mask8(std::max(0, std::min(8, n - 8 * j)));
   for (int i = 0; i < m; ++i)
+    #pragma GCC unroll 8
     for (int j = 0; j < 3; ++j) {
       double* p = c + i * ldc + j * 8;
       _mm512_mask_storeu_pd(p, mk[j],
