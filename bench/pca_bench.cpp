@@ -3,15 +3,14 @@
 // blocked f64 GEMM), then the eigensolver's tridiagonalization, divide and conquer and
 // back-transformation, each timed alone on the output of the previous phase.
 //
-//   medkern_bench_pca [--benchmark_filter=...]       MEDKERN_BENCH_PCA_SHAPE="n p" overrides
-//   MEDKERN_NUM_THREADS or the thread count of medkern (set_num_threads) applies.
+//   medkern_bench_pca [--benchmark_filter=...]    the first shape of shapes/pca.txt (or of the
+//   file named by MEDKERN_BENCH_PCA_SHAPES); threads: MEDKERN_NUM_THREADS (default all cores).
 #include <benchmark/benchmark.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <random>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "medkern/ml/pca.hpp"
 
 namespace {
@@ -30,8 +29,12 @@ struct Problem {
 Problem& problem() {
   static Problem pr = [] {
     Problem q;
-    if (const char* s = std::getenv("MEDKERN_BENCH_PCA_SHAPE"))
-      std::sscanf(s, "%ld %ld", &q.n, &q.p);
+    const auto shapes = medkern::bench::read_shapes("MEDKERN_BENCH_PCA_SHAPES",
+                                                    MEDKERN_BENCH_SHAPES_FILE, 2);
+    if (!shapes.empty()) {
+      q.n = shapes.front().v[0];
+      q.p = shapes.front().v[1];
+    }
     std::mt19937 g(1);
     std::normal_distribution<double> nd;
     q.x.resize(std::size_t(q.n * q.p));
