@@ -7,8 +7,8 @@
 //     the pending rank-2k update, as dlatrd); the symmetric matrix-vector product reads the lower
 //     triangle once (fused dot + axpy per column, columns split by area over the threads).
 //     After a panel the trailing lower triangle takes the rank-2k update A -= V W^T + W V^T as one
-//     GEMM per column block (kernels/ml gemm_nn_f64). Half of the flops are in the
-//     matrix-vector products, as in every one-stage reduction.
+//     triangle-only blocked GEMM (gemm.hpp). Half of the flops are in the matrix-vector
+//     products, as in every one-stage reduction.
 //   * tridiagonal_eigh — Cuppen's divide and conquer: T = diag(T1, T2) + rho u u^T, the halves
 //     solved recursively (in parallel), leaves of <= kLeaf rows by Eigen's implicit QL.
 //     Merge: deflation of small z components and of close pole pairs (Givens rotation), secular
@@ -16,9 +16,9 @@
 //     safeguarded by bisection, with every root kept as a distance from its nearer pole so that
 //     d_j - lambda_i is accurate; z recomputed by Loewner's formula (Gu and Eisenstat) so the
 //     eigenvectors are orthogonal to working precision even for clustered eigenvalues; the
-//     eigenvector update Q U is a GEMM.
-//   * back_transform — X = H_0 ... H_{n-2} Z with the reflectors in blocks of kNb (compact WY,
-//     I - V T V^T, T upper triangular), two GEMMs per block, column blocks of X in parallel.
+//     eigenvector update Q U is a blocked GEMM; the merge workspaces come from the scratch pool.
+//   * back_transform — X = H_0 ... H_{n-2} Z with the reflectors in blocks of kBt (compact WY,
+//     I - V T V^T, T upper triangular from V^T V), three blocked GEMMs per block.
 #pragma once
 
 #include <Eigen/Dense>
@@ -44,24 +44,6 @@ inline constexpr i64 kLeaf = 32;  ///< divide-and-conquer leaf size
 inline constexpr i64 kBt = 64;    ///< back-transformation block (reflectors per WY block)
 
 inline i64 pad8(i64 n) { return (n + 7) / 8 * 8; }
-
-/// C[m x n] -= A[m x k] B[k x n] (row-major). B must be readable for pad8(n) columns per row.
-inline void gemm_sub(const MlRow& kr, i64 m, i64 k, const double* a, i64 lda, const double* b,
-                     i64 ldb, i64 n, double* c, i64 ldc, std::vector<double>& tmp) {
-  if (m <= 0 || n <= 0 || k <= 0) return;
-  const i64 n8 = pad8(n);
-  constexpr i64 kRows = 64;
-  tmp.resize(static_cast<std::size_t>(kRows * n8));
-  for (i64 r0 = 0; r0 < m; r0 += kRows) {
-    const i64 rm = std::min(kRows, m - r0);
-    kr.gemm_nn_f64(rm, k, a + r0 * lda, lda, b, ldb, n8, tmp.data(), n8);
-    for (i64 i = 0; i < rm; ++i) {
-      double* ci = c + (r0 + i) * ldc;
-      const double* ti = tmp.data() + i * n8;
-      for (i64 j = 0; j < n; ++j) ci[j] -= ti[j];
-    }
-  }
-}
 
 /// y[0, m) = L v for the symmetric matrix whose lower triangle is stored column-major at `a`
 /// (ld lda). Columns split into chunks of equal area; per-chunk partial results are summed.
