@@ -7,8 +7,8 @@
 //     the pending rank-2k update, as dlatrd); the symmetric matrix-vector product reads the lower
 //     triangle once (fused dot + axpy per column, columns split by area over the threads).
 //     After a panel the trailing lower triangle takes the rank-2k update A -= V W^T + W V^T as one
-//     GEMM per column block (kernels/ml gemm_nn_f64). Half of the flops are in the
-//     matrix-vector products, as in every one-stage reduction.
+//     triangle-only blocked GEMM (gemm.hpp). Half of the flops are in the matrix-vector
+//     products, as in every one-stage reduction.
 //   * tridiagonal_eigh — Cuppen's divide and conquer: T = diag(T1, T2) + rho u u^T, the halves
 //     solved recursively (in parallel), leaves of <= kLeaf rows by Eigen's implicit QL.
 //     Merge: deflation of small z components and of close pole pairs (Givens rotation), secular
@@ -16,9 +16,9 @@
 //     safeguarded by bisection, with every root kept as a distance from its nearer pole so that
 //     d_j - lambda_i is accurate; z recomputed by Loewner's formula (Gu and Eisenstat) so the
 //     eigenvectors are orthogonal to working precision even for clustered eigenvalues; the
-//     eigenvector update Q U is a GEMM.
-//   * back_transform — X = H_0 ... H_{n-2} Z with the reflectors in blocks of kNb (compact WY,
-//     I - V T V^T, T upper triangular), two GEMMs per block, column blocks of X in parallel.
+//     eigenvector update Q U is a blocked GEMM; the merge workspaces come from the scratch pool.
+//   * back_transform — X = H_0 ... H_{n-2} Z with the reflectors in blocks of kBt (compact WY,
+//     I - V T V^T, T upper triangular from V^T V), three blocked GEMMs per block.
 #pragma once
 
 #include <Eigen/Dense>
@@ -32,6 +32,7 @@
 
 #include "medkern/core/threading.hpp"
 #include "medkern/kernels/ml/registry.hpp"
+#include "medkern/ml/gemm.hpp"
 
 namespace medkern::ml::detail::eigh {
 
@@ -40,26 +41,9 @@ using kernels::ml::MlRow;
 
 inline constexpr i64 kNb = 32;    ///< panel / WY block width
 inline constexpr i64 kLeaf = 32;  ///< divide-and-conquer leaf size
+inline constexpr i64 kBt = 64;    ///< back-transformation block (reflectors per WY block)
 
 inline i64 pad8(i64 n) { return (n + 7) / 8 * 8; }
-
-/// C[m x n] -= A[m x k] B[k x n] (row-major). B must be readable for pad8(n) columns per row.
-inline void gemm_sub(const MlRow& kr, i64 m, i64 k, const double* a, i64 lda, const double* b,
-                     i64 ldb, i64 n, double* c, i64 ldc, std::vector<double>& tmp) {
-  if (m <= 0 || n <= 0 || k <= 0) return;
-  const i64 n8 = pad8(n);
-  constexpr i64 kRows = 64;
-  tmp.resize(static_cast<std::size_t>(kRows * n8));
-  for (i64 r0 = 0; r0 < m; r0 += kRows) {
-    const i64 rm = std::min(kRows, m - r0);
-    kr.gemm_nn_f64(rm, k, a + r0 * lda, lda, b, ldb, n8, tmp.data(), n8);
-    for (i64 i = 0; i < rm; ++i) {
-      double* ci = c + (r0 + i) * ldc;
-      const double* ti = tmp.data() + i * n8;
-      for (i64 j = 0; j < n; ++j) ci[j] -= ti[j];
-    }
-  }
-}
 
 /// y[0, m) = L v for the symmetric matrix whose lower triangle is stored column-major at `a`
 /// (ld lda). Columns split into chunks of equal area; per-chunk partial results are summed.
@@ -171,69 +155,54 @@ inline void tridiagonalize(const MlRow& kr, i64 n, double* A, double* d, double*
         Ut[std::size_t((nb + q) * ldu + r)] = wq[j1 + r];
       }
     }
-    constexpr i64 kCols = 16;
-    const i64 blocks = (mt + kCols - 1) / kCols;
-    parallel_for_1d(blocks, 1, [&](i64 b0, i64 b1) {
-      std::vector<double> scratch;
-      for (i64 b = b0; b < b1; ++b) {
-        const i64 c0 = b * kCols, cn = std::min(kCols, mt - c0);
-        // rows r >= c0 of columns [c0, c0 + cn) (the strictly upper corner is never read)
-        gemm_sub(kr, cn, k2, Z.data() + c0 * k2, k2, Ut.data() + c0, ldu, mt - c0,
-                 col(j1 + c0) + j1 + c0, n, scratch);
-      }
-    });
+    // rows r >= c of R only (the strictly upper corner of A is never read)
+    gemm_f64(kr, mt, mt, k2, -1.0, MatF64{Z.data(), k2, 1}, MatF64{Ut.data(), ldu, 1}, true,
+             col(j1) + j1, n, Tri::upper);
   }
   d[n - 1] = col(n - 1)[n - 1];
 }
 
-/// X (n x nc row-major, ldx; columns padded to a multiple of 8 and readable) = Q X with
-/// Q = H_0 ... H_{n-2} from tridiagonalize(): blocks of kNb reflectors as I - V T V^T.
+/// X (n x nc row-major, ldx) = Q X with Q = H_0 ... H_{n-2} from tridiagonalize(): blocks of
+/// kBt reflectors as I - V T V^T (T upper triangular from S = V^T V), three blocked GEMMs per
+/// block: W = V^T X, W <- T W, X -= V W.
 inline void back_transform(const MlRow& kr, i64 n, const double* A, const double* tau, double* X,
                            i64 ldx, i64 nc) {
   const i64 nr = n - 1;  // reflectors
-  if (nr <= 0) return;
-  const i64 nc8 = pad8(nc);
-  constexpr i64 kCols = 64;
-  const i64 cblocks = (nc8 + kCols - 1) / kCols;
-  std::vector<double> V, T;
-  for (i64 i0 = (nr - 1) / kNb * kNb; i0 >= 0; i0 -= kNb) {
-    const i64 nb = std::min(kNb, nr - i0);
+  if (nr <= 0 || nc <= 0) return;
+  std::vector<double> V, S, T, W1, W2;
+  for (i64 i0 = (nr - 1) / kBt * kBt; i0 >= 0; i0 -= kBt) {
+    const i64 nb = std::min(kBt, nr - i0);
     const i64 r0 = i0 + 1, m = n - r0;  // rows touched
     // V: m x nb row-major, unit lower trapezoidal (zeros above the unit diagonal).
-    V.assign(static_cast<std::size_t>(m * kNb), 0.0);
+    V.assign(static_cast<std::size_t>(m * nb), 0.0);
     for (i64 q = 0; q < nb; ++q) {
       const double* v = A + (i0 + q) * n;
-      V[std::size_t(q * kNb + q)] = 1.0;
-      for (i64 r = q + 1; r < m; ++r) V[std::size_t(r * kNb + q)] = v[r0 + r];
+      V[std::size_t(q * nb + q)] = 1.0;
+      for (i64 r = q + 1; r < m; ++r) V[std::size_t(r * nb + q)] = v[r0 + r];
     }
-    // T (row-major nb x nb, padded to kNb): T(0:j, j) = -tau_j T(0:j, 0:j) (V(:, 0:j)^T v_j).
-    T.assign(static_cast<std::size_t>(kNb * kNb), 0.0);
-    std::vector<double> s(static_cast<std::size_t>(kNb));
+    // T (row-major nb x nb): T(0:j, j) = -tau_j T(0:j, 0:j) S(0:j, j).
+    S.resize(static_cast<std::size_t>(nb * nb));
+    gemm_f64(kr, nb, nb, m, 1.0, MatF64{V.data(), 1, nb}, MatF64{V.data(), nb, 1}, false,
+             S.data(), nb, Tri::upper);
+    T.assign(static_cast<std::size_t>(nb * nb), 0.0);
     for (i64 j = 0; j < nb; ++j) {
       const double tj = tau[i0 + j];
       for (i64 q = 0; q < j; ++q) {
         double acc = 0;
-        for (i64 r = j; r < m; ++r) acc += V[std::size_t(r * kNb + q)] * V[std::size_t(r * kNb + j)];
-        s[std::size_t(q)] = acc;
+        for (i64 l = q; l < j; ++l) acc += T[std::size_t(q * nb + l)] * S[std::size_t(l * nb + j)];
+        T[std::size_t(q * nb + j)] = -tj * acc;
       }
-      for (i64 q = 0; q < j; ++q) {
-        double acc = 0;
-        for (i64 l = q; l < j; ++l) acc += T[std::size_t(q * kNb + l)] * s[std::size_t(l)];
-        T[std::size_t(q * kNb + j)] = -tj * acc;
-      }
-      T[std::size_t(j * kNb + j)] = tj;
+      T[std::size_t(j * nb + j)] = tj;
     }
-    parallel_for_1d(cblocks, 1, [&](i64 b0, i64 b1) {
-      std::vector<double> w1(static_cast<std::size_t>(kNb * kCols)), w2(static_cast<std::size_t>(kNb * kCols)), scratch;
-      for (i64 b = b0; b < b1; ++b) {
-        const i64 c0 = b * kCols, cn = std::min(kCols, nc8 - c0);
-        double* xs = X + r0 * ldx + c0;
-        std::fill(w1.begin(), w1.end(), 0.0);
-        kr.gemm_tn_acc_f64(m, kNb, V.data(), kNb, xs, ldx, cn, w1.data(), kCols);  // V^T X
-        kr.gemm_nn_f64(kNb, kNb, T.data(), kNb, w1.data(), kCols, cn, w2.data(), kCols);  // T W1
-        gemm_sub(kr, m, kNb, V.data(), kNb, w2.data(), kCols, cn, xs, ldx, scratch);
-      }
-    });
+    W1.resize(static_cast<std::size_t>(nb * nc));
+    W2.resize(static_cast<std::size_t>(nb * nc));
+    double* xs = X + r0 * ldx;
+    gemm_f64(kr, nb, nc, m, 1.0, MatF64{V.data(), 1, nb}, MatF64{xs, ldx, 1}, false, W1.data(),
+             nc);
+    gemm_f64(kr, nb, nc, nb, 1.0, MatF64{T.data(), nb, 1}, MatF64{W1.data(), nc, 1}, false,
+             W2.data(), nc);
+    gemm_f64(kr, m, nc, nb, -1.0, MatF64{V.data(), nb, 1}, MatF64{W2.data(), nc, 1}, true, xs,
+             ldx);
   }
 }
 
@@ -379,12 +348,17 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
     zs[std::size_t(j)] = u[std::size_t(perm[std::size_t(j)])];
   }
   // Qw column-major (column j contiguous) so Givens rotations touch contiguous columns.
-  std::vector<double> Qw(static_cast<std::size_t>(n * n));
-  parallel_for_1d(n, 64, [&](i64 j0, i64 j1) {
-    for (i64 j = j0; j < j1; ++j) {
-      const i64 src = perm[std::size_t(j)];
-      double* qj = Qw.data() + j * n;
-      for (i64 r = 0; r < n; ++r) qj[r] = z[r * ldz + src];
+  Scratch Qw(n * n);
+  // (strips of kStrip rows: the gathered rows of z and the written column pieces stay cached)
+  constexpr i64 kStrip = 16;
+  parallel_for_1d((n + kStrip - 1) / kStrip, 4, [&](i64 s0, i64 s1) {
+    for (i64 r0 = s0 * kStrip; r0 < std::min(n, s1 * kStrip); r0 += kStrip) {
+      const i64 r1 = std::min(n, r0 + kStrip);
+      for (i64 j = 0; j < n; ++j) {
+        const i64 src = perm[std::size_t(j)];
+        double* qj = Qw.data() + j * n;
+        for (i64 r = r0; r < r1; ++r) qj[r] = z[r * ldz + src];
+      }
     }
   });
   // Deflation.
@@ -433,7 +407,7 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
   std::vector<double> lam(static_cast<std::size_t>(n));
   // Output columns (column-major, ld ldo): K secular ones (Q U), then the deflated ones.
   const i64 ldo = pad8(n) + 8;
-  std::vector<double> out(static_cast<std::size_t>(n * ldo));
+  Scratch out(n * ldo);
   if (K > 0) {
     std::vector<double> dl(static_cast<std::size_t>(K)), zl(static_cast<std::size_t>(K)),
         z2(static_cast<std::size_t>(K));
@@ -442,7 +416,7 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
       zl[std::size_t(a)] = zs[std::size_t(keep[std::size_t(a)])];
       z2[std::size_t(a)] = zl[std::size_t(a)] * zl[std::size_t(a)];
     }
-    std::vector<double> delta(static_cast<std::size_t>(K * K));  // row i: dl_j - lambda_i
+    Scratch delta(K * K);  // row i: dl_j - lambda_i
     parallel_for_1d(K, 16, [&](i64 i0, i64 i1) {
       for (i64 i = i0; i < i1; ++i)
         lam[std::size_t(i)] = secular_root(K, dl.data(), z2.data(), rho, i, delta.data() + i * K);
@@ -475,10 +449,8 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
     const i64 K1 = i64(top.size()), K2 = i64(bot.size()), mb = n - m;
     const i64 ld1 = pad8(m), ld2 = pad8(mb);
     // U^T rows (eigenvector i of the rank-one problem), split by the two column groups.
-    std::vector<double> U1(static_cast<std::size_t>(K * std::max<i64>(K1, 1))),
-        U2(static_cast<std::size_t>(K * std::max<i64>(K2, 1)));
-    std::vector<double> B1(static_cast<std::size_t>(std::max<i64>(K1, 1) * ld1), 0.0),
-        B2(static_cast<std::size_t>(std::max<i64>(K2, 1) * ld2), 0.0);
+    Scratch U1(K * std::max<i64>(K1, 1)), U2(K * std::max<i64>(K2, 1));
+    Scratch B1(std::max<i64>(K1, 1) * ld1), B2(std::max<i64>(K2, 1) * ld2);
     for (i64 a = 0; a < K1; ++a)
       std::copy(Qw.data() + keep[std::size_t(top[std::size_t(a)])] * n,
                 Qw.data() + keep[std::size_t(top[std::size_t(a)])] * n + m, B1.data() + a * ld1);
@@ -495,23 +467,22 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
           s2 += u[std::size_t(j)] * u[std::size_t(j)];
         }
         const double inv = 1.0 / std::sqrt(s2);
-        for (i64 a = 0; a < K1; ++a) U1[std::size_t(i * K1 + a)] = u[std::size_t(top[std::size_t(a)])] * inv;
-        for (i64 a = 0; a < K2; ++a) U2[std::size_t(i * K2 + a)] = u[std::size_t(bot[std::size_t(a)])] * inv;
+        for (i64 a = 0; a < K1; ++a) U1[i * K1 + a] = u[std::size_t(top[std::size_t(a)])] * inv;
+        for (i64 a = 0; a < K2; ++a) U2[i * K2 + a] = u[std::size_t(bot[std::size_t(a)])] * inv;
       }
     });
     // out column i = Q U(:, i): top rows from group 1, then bottom rows from group 2 (the top
     // product's padding spills into the bottom rows before they are written).
-    parallel_for_1d(K, 16, [&](i64 i0, i64 i1) {
-      double* o = out.data() + i0 * ldo;
-      if (K1 > 0)
-        kr.gemm_nn_f64(i1 - i0, K1, U1.data() + i0 * K1, K1, B1.data(), ld1, ld1, o, ldo);
-      else
-        for (i64 i = i0; i < i1; ++i) std::fill(out.data() + i * ldo, out.data() + i * ldo + m, 0.0);
-      if (K2 > 0)
-        kr.gemm_nn_f64(i1 - i0, K2, U2.data() + i0 * K2, K2, B2.data(), ld2, ld2, o + m, ldo);
-      else
-        for (i64 i = i0; i < i1; ++i) std::fill(out.data() + i * ldo + m, out.data() + i * ldo + n, 0.0);
-    });
+    if (K1 > 0)
+      gemm_f64(kr, K, m, K1, 1.0, MatF64{U1.data(), K1, 1}, MatF64{B1.data(), ld1, 1}, false,
+               out.data(), ldo);
+    else
+      for (i64 i = 0; i < K; ++i) std::fill(out.data() + i * ldo, out.data() + i * ldo + m, 0.0);
+    if (K2 > 0)
+      gemm_f64(kr, K, mb, K2, 1.0, MatF64{U2.data(), K2, 1}, MatF64{B2.data(), ld2, 1}, false,
+               out.data() + m, ldo);
+    else
+      for (i64 i = 0; i < K; ++i) std::fill(out.data() + i * ldo + m, out.data() + i * ldo + n, 0.0);
   }
   for (i64 a = 0; a < i64(defl.size()); ++a) {
     const i64 j = defl[std::size_t(a)];
@@ -522,12 +493,16 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
   std::iota(ord.begin(), ord.end(), 0);
   std::stable_sort(ord.begin(), ord.end(),
                    [&](i64 a, i64 b) { return lam[std::size_t(a)] < lam[std::size_t(b)]; });
-  for (i64 c = 0; c < n; ++c) {
-    const i64 src = ord[std::size_t(c)];
-    d[c] = lam[std::size_t(src)];
-    const double* oc = out.data() + src * ldo;
-    for (i64 r = 0; r < n; ++r) z[r * ldz + c] = oc[r];
-  }
+  for (i64 c = 0; c < n; ++c) d[c] = lam[std::size_t(ord[std::size_t(c)])];
+  parallel_for_1d((n + kStrip - 1) / kStrip, 4, [&](i64 s0, i64 s1) {
+    for (i64 r0 = s0 * kStrip; r0 < std::min(n, s1 * kStrip); r0 += kStrip) {
+      const i64 r1 = std::min(n, r0 + kStrip);
+      for (i64 c = 0; c < n; ++c) {
+        const double* oc = out.data() + ord[std::size_t(c)] * ldo;
+        for (i64 r = r0; r < r1; ++r) z[r * ldz + c] = oc[r];
+      }
+    }
+  });
 }
 
 /// Symmetric eigen-decomposition of the n x n matrix `a` (row-major = column-major; both

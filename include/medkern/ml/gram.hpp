@@ -1,7 +1,9 @@
 // medkern/ml/gram.hpp — symmetric Gram matrices G = Xc^T Xc of (optionally centered, optionally
 // row-subset) row-major data, on the packed-panel kernels of kernels/ml.
 //
-// The rows are processed in blocks of kc; each block is packed into 8-column panels (centering
+// Double precision over all rows: a lower-triangle SYRK on the cache-blocked GEMM of gemm.hpp
+// (centering folded into its packing), mirrored. Otherwise (float, or a row subset):
+// the rows are processed in blocks of kc; each block is packed into 8-column panels (centering
 // folded into the packing), then every upper-triangle tile (8 x 24) accumulates the block's
 // panel products. Tiles are owned by one task per block and blocks run in order, so the result
 // does not depend on the thread count. Only the upper triangle is computed; it is mirrored.
@@ -9,11 +11,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "medkern/core/buffer.hpp"
 #include "medkern/core/threading.hpp"
 #include "medkern/kernels/ml/registry.hpp"
+#include "medkern/ml/gemm.hpp"
 
 namespace medkern::ml::detail {
 
@@ -37,6 +41,21 @@ void gram(const T* x, std::int64_t ldx, std::int64_t n, std::int64_t p,
   const std::int64_t np = (p + P - 1) / P, p_pad = np * P;
   std::fill(g, g + p * p, T(0));
   if (n == 0 || p == 0) return;
+  if constexpr (std::is_same_v<T, double>) {
+    if (rows == nullptr) {
+      gemm_f64(ops.k, p, p, n, 1.0, MatF64{x, 1, ldx, mean}, MatF64{x, ldx, 1, mean}, false, g,
+               p, Tri::lower);
+      constexpr std::int64_t kB = 32;  // mirror in square blocks (transposed reads stay cached)
+      parallel_for_1d((p + kB - 1) / kB, 1, [&](std::int64_t b0, std::int64_t b1) {
+        for (std::int64_t bi = b0; bi < b1; ++bi)
+          for (std::int64_t bj = bi; bj * kB < p; ++bj)
+            for (std::int64_t i = bi * kB; i < std::min(p, (bi + 1) * kB); ++i)
+              for (std::int64_t j = std::max(i + 1, bj * kB); j < std::min(p, (bj + 1) * kB); ++j)
+                g[i * p + j] = g[j * p + i];
+      });
+      return;
+    }
+  }
   const std::int64_t kc = gram_block_rows<T>(p_pad);
   AlignedBuffer<T> panels;
   panels.allocate(p_pad * kc);

@@ -75,10 +75,9 @@ inline void sym_eigh(std::int64_t n, std::vector<double>& a, std::vector<double>
   eigh::sym_eigh(n, a, w, vt);
 }
 
-/// Column means (double) and total variance (ddof 1) of row-major X.
+/// Column means (double) of row-major X.
 template <class T>
-void column_stats(const T* x, std::int64_t n, std::int64_t p, std::vector<double>& mean,
-                  double& total_var) {
+void column_means(const T* x, std::int64_t n, std::int64_t p, std::vector<double>& mean) {
   const std::int64_t chunks = std::max<std::int64_t>(1, std::min<std::int64_t>(n / 64, 4 * num_threads()));
   std::vector<std::vector<double>> part(static_cast<std::size_t>(chunks), std::vector<double>(std::size_t(p), 0.0));
   parallel_tasks(chunks, [&](std::int64_t c) {
@@ -91,20 +90,36 @@ void column_stats(const T* x, std::int64_t n, std::int64_t p, std::vector<double
   for (const auto& s : part)
     for (std::int64_t j = 0; j < p; ++j) mean[std::size_t(j)] += s[std::size_t(j)];
   for (auto& m : mean) m /= double(n);
+}
+
+/// Total variance (sum of the column variances, ddof 1) of row-major X around `mean`.
+template <class T>
+double total_variance(const T* x, std::int64_t n, std::int64_t p, const std::vector<double>& mean) {
+  const std::int64_t chunks = std::max<std::int64_t>(1, std::min<std::int64_t>(n / 64, 4 * num_threads()));
+  std::vector<double> part(static_cast<std::size_t>(chunks), 0.0);
   parallel_tasks(chunks, [&](std::int64_t c) {
     const std::int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
-    auto& s = part[std::size_t(c)];
-    std::fill(s.begin(), s.end(), 0.0);
+    std::vector<double> s(static_cast<std::size_t>(p), 0.0);
     for (std::int64_t i = b; i < e; ++i)
       for (std::int64_t j = 0; j < p; ++j) {
         const double v = double(x[i * p + j]) - mean[std::size_t(j)];
         s[std::size_t(j)] += v * v;
       }
+    double t = 0;
+    for (double v : s) t += v;
+    part[std::size_t(c)] = t;
   });
   double tv = 0;
-  for (const auto& s : part)
-    for (double v : s) tv += v;
-  total_var = n > 1 ? tv / double(n - 1) : 0.0;
+  for (double v : part) tv += v;
+  return n > 1 ? tv / double(n - 1) : 0.0;
+}
+
+/// Column means (double) and total variance (ddof 1) of row-major X.
+template <class T>
+void column_stats(const T* x, std::int64_t n, std::int64_t p, std::vector<double>& mean,
+                  double& total_var) {
+  column_means(x, n, p, mean);
+  total_var = total_variance(x, n, p, mean);
 }
 
 /// sklearn's svd_flip(u_based_decision=False): each row of vt gets the sign making its
@@ -223,13 +238,15 @@ PcaResult pca_fit(const T* x, std::int64_t n, std::int64_t p, const PcaOptions& 
   using detail::throw_shape;
   if (n < 1 || p < 1) throw_shape("pca: X shape (", n, ", ", p, ") must have n_samples >= 1 and n_features >= 1");
   medkern::detail::checked_mul(n, p, "pca");
-  for (std::int64_t i = 0; i < n * p; ++i)
-    if (!std::isfinite(double(x[i])))
-      throw_shape("pca: X contains NaN or infinity at (", i / p, ", ", i % p, ")");
   PcaResult r;
   r.n_samples = n;
   r.n_features = p;
-  detail::column_stats(x, n, p, r.mean, r.total_var);
+  // A NaN or infinity makes its column sum non-finite: only then look for it (one pass less).
+  detail::column_means(x, n, p, r.mean);
+  if (!std::all_of(r.mean.begin(), r.mean.end(), [](double m) { return std::isfinite(m); }))
+    for (std::int64_t i = 0; i < n * p; ++i)
+      if (!std::isfinite(double(x[i])))
+        throw_shape("pca: X contains NaN or infinity at (", i / p, ", ", i % p, ")");
   const std::int64_t kmax = std::min(n, p);
   PcaSolver s = o.solver;
   if (s == PcaSolver::automatic) s = p <= n ? PcaSolver::covariance_eigh : PcaSolver::gram_eigh;
@@ -245,6 +262,8 @@ PcaResult pca_fit(const T* x, std::int64_t n, std::int64_t p, const PcaOptions& 
       detail::gram<double>(xc.data(), p, n, p, nullptr, nullptr, g.data());
     }
     for (auto& v : g) v /= dof;
+    r.total_var = 0;  // the trace of the covariance matrix
+    for (std::int64_t j = 0; j < p; ++j) r.total_var += g[std::size_t(j * p + j)];
     std::vector<double> w, vt;
     detail::sym_eigh(p, g, w, vt);
     r.n_components = kmax;
@@ -260,6 +279,7 @@ PcaResult pca_fit(const T* x, std::int64_t n, std::int64_t p, const PcaOptions& 
     r.components = std::move(vt);
     return r;
   }
+  if (s != PcaSolver::covariance_eigh) r.total_var = detail::total_variance(x, n, p, r.mean);
   if (s == PcaSolver::gram_eigh) {
     // Row Gram Xc Xc^T (n x n) from the transposed centered data (a p x n row-major matrix).
     std::vector<double> xct(static_cast<std::size_t>(p * n));

@@ -2,7 +2,8 @@
 //
 // Register plan (16 ymm): dot / axpy with 4 accumulators; gram_tile as 4-row x 1-panel
 // sub-tiles (8 f64 accumulators, 2 B loads, 4 broadcasts per k) or 8-row x 1-panel for f32;
-// gemm_nn / gemm_tn_acc as 4 x 8-column tiles (8 accumulators).
+// gemm_nn / gemm_tn_acc as 4 x 8-column tiles (8 accumulators); gemm_ukr (the 8 x 24 packed
+// tile of ml/gemm.hpp) as four 4 x 12 sub-tiles (12 accumulators, 3 B loads, 4 broadcasts per k).
 // Tails: scalar loops (never read or write past the buffers).
 #pragma once
 
@@ -183,6 +184,46 @@ inline void gemm_tn_acc_f64(i64 m, i64 k, const double* a, i64 lda, const double
   }
 }
 
+inline void gemm_ukr_f64(i64 kc, const double* pa, const double* pb, double alpha, bool acc,
+                         double* c, i64 ldc, int m, int n) noexcept {
+  for (int ih = 0; ih < 2 && ih * 4 < m; ++ih)
+    for (int jh = 0; jh < 2 && jh * 12 < n; ++jh) {
+      __m256d r[4][3];
+      #pragma GCC unroll 8
+      for (int i = 0; i < 4; ++i)
+        #pragma GCC unroll 8
+        for (int j = 0; j < 3; ++j) r[i][j] = _mm256_setzero_pd();
+      const double* a = pa + ih * 4;
+      // columns jh*12 + [0, 4), [4, 8), [8, 12) in the 8-column panels
+      const i64 c0 = jh * 12, c1 = c0 + 4, c2 = c0 + 8;
+      const double* q0 = pb + (c0 / 8) * kc * 8 + c0 % 8;
+      const double* q1 = pb + (c1 / 8) * kc * 8 + c1 % 8;
+      const double* q2 = pb + (c2 / 8) * kc * 8 + c2 % 8;
+      for (i64 k = 0; k < kc; ++k) {
+        const __m256d b0 = _mm256_loadu_pd(q0 + k * 8), b1 = _mm256_loadu_pd(q1 + k * 8),
+                      b2 = _mm256_loadu_pd(q2 + k * 8);
+        #pragma GCC unroll 8
+        for (int i = 0; i < 4; ++i) {
+          const __m256d av = _mm256_broadcast_sd(a + i);
+          r[i][0] = _mm256_fmadd_pd(av, b0, r[i][0]);
+          r[i][1] = _mm256_fmadd_pd(av, b1, r[i][1]);
+          r[i][2] = _mm256_fmadd_pd(av, b2, r[i][2]);
+        }
+        a += 8;
+      }
+      alignas(32) double t[4][12];
+      #pragma GCC unroll 8
+      for (int i = 0; i < 4; ++i)
+        #pragma GCC unroll 8
+        for (int j = 0; j < 3; ++j) _mm256_store_pd(&t[i][4 * j], r[i][j]);
+      const int mi = m - ih * 4 < 4 ? m - ih * 4 : 4, nj = n - jh * 12 < 12 ? n - jh * 12 : 12;
+      for (int i = 0; i < mi; ++i) {
+        double* p = c + (ih * 4 + i) * ldc + jh * 12;
+        for (int j = 0; j < nj; ++j) p[j] = (acc ? p[j] : 0.0) + alpha * t[i][j];
+      }
+    }
+}
+
 }  // namespace avx2_detail
 
 template <>
@@ -219,6 +260,10 @@ struct impl<isa::avx2_t> {
                               const double* p, std::int64_t ldp, std::int64_t n, double* w,
                               std::int64_t ldw) noexcept {
     avx2_detail::gemm_tn_acc_f64(m, k, a, lda, p, ldp, n, w, ldw);
+  }
+  static void gemm_ukr_f64(std::int64_t kc, const double* pa, const double* pb, double alpha,
+                           bool acc, double* c, std::int64_t ldc, int m, int n) noexcept {
+    avx2_detail::gemm_ukr_f64(kc, pa, pb, alpha, acc, c, ldc, m, n);
   }
 };
 

@@ -9,10 +9,14 @@
 //   gemm_nn_f64: 4 rows x up to 4 zmm (32 columns), 16 accumulators, B rows streamed.
 //   gemm_tn_acc_f64: 4 output rows (columns of A) x up to 4 zmm; per sample row 4 broadcasts
 //     of A and nv loads of P.
+//   gemm_ukr_f64 (gemm_f64__avx512_m8n24): 8 x 24 tile, 24 zmm accumulators; per k 3 loads of
+//     the packed B sliver (three 8-column panels) and 8 broadcasts of the packed A sliver (folded into the FMAs), i.e.
+//     24 FMAs against 11 loads. Tails: masked stores of the m x n corner.
 #pragma once
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "medkern/core/config.hpp"
@@ -243,6 +247,51 @@ inline void gemm_tn_acc_f64(i64 m, i64 k, const double* a, i64 lda, const double
   }
 }
 
+inline void gemm_ukr_f64(i64 kc, const double* pa, const double* pb, double alpha, bool acc,
+                         double* c, i64 ldc, int m, int n) noexcept {
+  __m512d r[8][3];
+  #pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i)
+    #pragma GCC unroll 8
+    for (int j = 0; j < 3; ++j) r[i][j] = _mm512_setzero_pd();
+  for (i64 k = 0; k < kc; ++k) {
+    const __m512d b0 = _mm512_loadu_pd(pb), b1 = _mm512_loadu_pd(pb + kc * 8),
+                  b2 = _mm512_loadu_pd(pb + kc * 16);
+    #pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      const __m512d a = _mm512_set1_pd(pa[i]);
+      r[i][0] = _mm512_fmadd_pd(a, b0, r[i][0]);
+      r[i][1] = _mm512_fmadd_pd(a, b1, r[i][1]);
+      r[i][2] = _mm512_fmadd_pd(a, b2, r[i][2]);
+    }
+    pa += 8;
+    pb += 8;
+  }
+  const __m512d va = _mm512_set1_pd(alpha);
+  if (m == 8 && n == 24) {
+    #pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i)
+      #pragma GCC unroll 8
+      for (int j = 0; j < 3; ++j) {
+        double* p = c + i * ldc + j * 8;
+        _mm512_storeu_pd(p, acc ? _mm512_fmadd_pd(va, r[i][j], _mm512_loadu_pd(p))
+                                : _mm512_mul_pd(va, r[i][j]));
+      }
+    return;
+  }
+  __mmask8 mk[3];
+  #pragma GCC unroll 8
+  for (int j = 0; j < 3; ++j) mk[j] = mask8(std::max(0, std::min(8, n - 8 * j)));
+  for (int i = 0; i < m; ++i)
+    #pragma GCC unroll 8
+    for (int j = 0; j < 3; ++j) {
+      double* p = c + i * ldc + j * 8;
+      _mm512_mask_storeu_pd(p, mk[j],
+                            acc ? _mm512_fmadd_pd(va, r[i][j], _mm512_maskz_loadu_pd(mk[j], p))
+                                : _mm512_mul_pd(va, r[i][j]));
+    }
+}
+
 }  // namespace avx512_detail
 
 template <>
@@ -279,6 +328,10 @@ struct impl<isa::avx512_t> {
                               const double* p, std::int64_t ldp, std::int64_t n, double* w,
                               std::int64_t ldw) noexcept {
     avx512_detail::gemm_tn_acc_f64(m, k, a, lda, p, ldp, n, w, ldw);
+  }
+  static void gemm_ukr_f64(std::int64_t kc, const double* pa, const double* pb, double alpha,
+                           bool acc, double* c, std::int64_t ldc, int m, int n) noexcept {
+    avx512_detail::gemm_ukr_f64(kc, pa, pb, alpha, acc, c, ldc, m, n);
   }
 };
 

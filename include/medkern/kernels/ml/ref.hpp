@@ -10,6 +10,12 @@
 //     the Gram matrix X^T X of a row-major X is a sum of panel outer products.  2*8*8nb*kc FLOP
 //   gemm_nn_f64(m, k, a, lda, b, ldb, n, c, ldc): C[m x n] = A[m x k] B[k x n]   (n % 8 == 0)
 //   gemm_tn_acc_f64(m, k, a, lda, p, ldp, n, w, ldw): W[k x n] += A[m x k]^T P[m x n] (n % 8 == 0)
+//   gemm_ukr_f64(kc, pa, pb, alpha, acc, c, ldc, m, n): the micro-kernel of the cache-blocked
+//     GEMM (ml/gemm.hpp) on packed slivers: pa one panel (pa[k*8 + i]), pb three panels of 8
+//     columns (pb[(j/8)*kc*8 + k*8 + j%8], the Gram panel layout, so a SYRK packs once):
+//       C[i, j] = (acc ? C[i, j] : 0) + alpha * sum_{k < kc} pa[k*8 + i] pb[(j/8)*kc*8 + k*8 + j%8]
+//     for i < m <= kGemmMr, j < n <= kGemmNr; nothing outside that m x n corner is written
+//     (the packed slivers are zero-padded to the full tile).            2*m*n*kc FLOP
 // Accumulation: the reference sums in double (long double is not needed at these sizes); the
 // vector variants sum in T with several partial sums, like BLAS.
 #pragma once
@@ -22,6 +28,11 @@ namespace medkern::kernels::ml {
 
 /// Panel width of the packed Gram layout (all ISAs, both dtypes).
 inline constexpr std::int64_t kPanel = 8;
+
+/// Register tile of the f64 GEMM micro-kernel (all ISAs share the packed layout): 8 rows x 24
+/// columns, three zmm per row on AVX-512 (bench: ml pca_full; 12 x 16 was no faster).
+inline constexpr int kGemmMr = 8;
+inline constexpr int kGemmNr = 24;
 
 /// One registry row: the kernel set of one ISA.
 struct MlRow {
@@ -40,6 +51,8 @@ struct MlRow {
   void (*gemm_tn_acc_f64)(std::int64_t, std::int64_t, const double*, std::int64_t,
                           const double*, std::int64_t, std::int64_t, double*,
                           std::int64_t) noexcept;
+  void (*gemm_ukr_f64)(std::int64_t, const double*, const double*, double, bool, double*,
+                       std::int64_t, int, int) noexcept;
 };
 
 template <class IsaTag>
@@ -90,6 +103,16 @@ struct impl<isa::ref_t> {
         w[l * ldw + j] += s;
       }
   }
+  static void gemm_ukr_f64(std::int64_t kc, const double* pa, const double* pb, double alpha,
+                           bool acc, double* c, std::int64_t ldc, int m, int n) noexcept {
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double s = 0;
+        for (std::int64_t k = 0; k < kc; ++k)
+          s += pa[k * kGemmMr + i] * pb[(j / 8) * kc * 8 + k * 8 + j % 8];
+        c[i * ldc + j] = (acc ? c[i * ldc + j] : 0.0) + alpha * s;
+      }
+  }
 };
 
 template <class Impl>
@@ -103,7 +126,8 @@ constexpr MlRow ml_row(Isa isa) {
                &Impl::template gram_tile<double>,
                &Impl::template gram_tile<float>,
                &Impl::gemm_nn_f64,
-               &Impl::gemm_tn_acc_f64};
+               &Impl::gemm_tn_acc_f64,
+               &Impl::gemm_ukr_f64};
 }
 
 }  // namespace medkern::kernels::ml
