@@ -66,6 +66,16 @@ TEST_CASE("gbdt binning: distinct values, quantiles, NaN bin, edges as split thr
   CHECK(bz.n_bins(0) == 1);
   CHECK(bz.n_bins(1) == 1);
   CHECK_THROWS_AS(gb::fit_bins(z.data(), 2, 2, 256, 0, 0), ShapeError);
+  // the feature-major copy holds the same bins
+  for (std::int64_t tn : {1, 63, 64, 65, 5000}) {
+    const std::int64_t tp = 7;
+    std::vector<std::uint8_t> rb(std::size_t(tn * tp)), cb(rb.size());
+    for (std::size_t i = 0; i < rb.size(); ++i) rb[i] = std::uint8_t(i * 31 % 251);
+    gb::transpose_bins(rb.data(), tn, tp, cb.data());
+    for (std::int64_t i = 0; i < tn; ++i)
+      for (std::int64_t f = 0; f < tp; ++f)
+        REQUIRE(cb[std::size_t(f * tn + i)] == rb[std::size_t(i * tp + f)]);
+  }
 }
 
 TEST_CASE("gbdt kernels: every registry row matches ref") {
@@ -75,7 +85,7 @@ TEST_CASE("gbdt kernels: every registry row matches ref") {
       MESSAGE("skipping " << row.k.name << ": CPU lacks the ISA");
       continue;
     }
-    for (std::int64_t p : {1, 15, 16, 17, 33}) {
+    for (std::int64_t p : {1, 2, 3, 4, 5, 15, 16, 17, 33, 50}) {
       const std::int64_t n = 97, stride = 256;
       std::vector<std::uint8_t> bins(std::size_t(n * p));
       std::uniform_int_distribution<int> bd(0, 255);

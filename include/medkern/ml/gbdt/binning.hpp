@@ -126,4 +126,17 @@ inline void apply_bins(const BinMapper& bm, const double* x, std::int64_t n, std
   });
 }
 
+/// The feature-major copy (p x n) of row-major bins (n x p).
+inline void transpose_bins(const std::uint8_t* bins, std::int64_t n, std::int64_t p,
+                           std::uint8_t* cols) {
+  parallel_for_1d(n, 4096, [&](std::int64_t b, std::int64_t e) {
+    constexpr std::int64_t kBlock = 64;  // rows per block: p source lines stay in L1
+    for (std::int64_t i0 = b; i0 < e; i0 += kBlock) {
+      const std::int64_t i1 = std::min(e, i0 + kBlock);
+      for (std::int64_t f = 0; f < p; ++f)
+        for (std::int64_t i = i0; i < i1; ++i) cols[f * n + i] = bins[i * p + f];
+    }
+  });
+}
+
 }  // namespace medkern::ml::gbdt
