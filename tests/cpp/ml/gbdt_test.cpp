@@ -1,8 +1,10 @@
-// tests/cpp/ml/gbdt_test.cpp — gradient boosting: binning rules, histogram and prediction
-// kernels of every registry row against ref (feature counts around the 16-lane width, sparse
-// row lists), split finding on crafted histograms, small end-to-end fits, model validation.
+// tests/cpp/ml/gbdt_test.cpp — gradient boosting: binning rules (and the bin finder's radix sort
+// and the feature-major copy), histogram and prediction kernels of every registry row against
+// ref (feature counts around the 4-bin word and the 16-lane width, sparse row lists), split
+// finding on crafted histograms, small end-to-end fits, model validation.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -66,6 +68,26 @@ TEST_CASE("gbdt binning: distinct values, quantiles, NaN bin, edges as split thr
   CHECK(bz.n_bins(0) == 1);
   CHECK(bz.n_bins(1) == 1);
   CHECK_THROWS_AS(gb::fit_bins(z.data(), 2, 2, 256, 0, 0), ShapeError);
+  // the bin finder's radix sort orders like std::sort (NaN excluded by the caller)
+  std::mt19937_64 rg(11);
+  std::normal_distribution<double> rn;
+  for (std::size_t sn : {0u, 1u, 2u, 3u, 2047u, 2049u, 100000u}) {
+    for (int kind = 0; kind < 4; ++kind) {
+      std::vector<double> v(sn);
+      for (auto& a : v)
+        a = kind == 0   ? rn(rg)
+            : kind == 1 ? double(int(rn(rg) * 3))  // many duplicates
+            : kind == 2 ? (rg() % 2 != 0 ? -0.0 : 0.0)
+                        : (rg() % 3 == 0 ? -kInf : rg() % 3 == 1 ? kInf : rn(rg) * 1e300);
+      std::vector<double> w = v;
+      std::sort(w.begin(), w.end());
+      gb::detail::radix_sort(v);
+      for (std::size_t i = 0; i < sn; ++i) {
+        REQUIRE(v[i] == w[i]);
+        if (i > 0) REQUIRE(!(v[i] < v[i - 1]));
+      }
+    }
+  }
   // the feature-major copy holds the same bins
   for (std::int64_t tn : {1, 63, 64, 65, 5000}) {
     const std::int64_t tp = 7;

@@ -67,11 +67,15 @@ inline SplitInfo best_split_feature(const double* e, int n_bins, int miss, bool 
   const double parent = G * G / (H + gp.l2);
   const double mg = e[2 * miss], mh = e[2 * miss + 1];
   const bool any_missing = has_missing && mh > 0;
+  // llround(c) >= m and llround(c) <= n - m for a count estimate c >= 0, without the rounding
+  // call in the loop: c >= m - 0.5 and c < n - m + 0.5
+  const double lo_cnt = double(gp.min_samples_leaf) - 0.5;
+  const double hi_cnt = double(n - gp.min_samples_leaf) + 0.5;
   auto consider = [&](double gl, double hl, int b, bool ml) {
     const double gr = G - gl, hr = H - hl;
     if (hl < gp.min_hessian || hr < gp.min_hessian) return;
-    const auto nl = std::int64_t(std::llround(hl * cnt_factor));
-    if (nl < gp.min_samples_leaf || n - nl < gp.min_samples_leaf) return;
+    const double nl = hl * cnt_factor;
+    if (!(nl >= lo_cnt && nl < hi_cnt)) return;
     const double gain = gl * gl / (hl + gp.l2) + gr * gr / (hr + gp.l2) - parent;
     if (gain > best.gain) {
       best.gain = gain;
