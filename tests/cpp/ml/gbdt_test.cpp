@@ -1,8 +1,10 @@
-// tests/cpp/ml/gbdt_test.cpp — gradient boosting: binning rules, histogram and prediction
-// kernels of every registry row against ref (feature counts around the 16-lane width, sparse
-// row lists), split finding on crafted histograms, small end-to-end fits, model validation.
+// tests/cpp/ml/gbdt_test.cpp — gradient boosting: binning rules (and the bin finder's radix sort
+// and the feature-major copy), histogram and prediction kernels of every registry row against
+// ref (feature counts around the 4-bin word and the 16-lane width, sparse row lists), split
+// finding on crafted histograms, small end-to-end fits, model validation.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -66,6 +68,36 @@ TEST_CASE("gbdt binning: distinct values, quantiles, NaN bin, edges as split thr
   CHECK(bz.n_bins(0) == 1);
   CHECK(bz.n_bins(1) == 1);
   CHECK_THROWS_AS(gb::fit_bins(z.data(), 2, 2, 256, 0, 0), ShapeError);
+  // the bin finder's radix sort orders like std::sort (NaN excluded by the caller)
+  std::mt19937_64 rg(11);
+  std::normal_distribution<double> rn;
+  for (std::size_t sn : {0u, 1u, 2u, 3u, 2047u, 2049u, 100000u}) {
+    for (int kind = 0; kind < 4; ++kind) {
+      std::vector<double> v(sn);
+      for (auto& a : v)
+        a = kind == 0   ? rn(rg)
+            : kind == 1 ? double(int(rn(rg) * 3))  // many duplicates
+            : kind == 2 ? (rg() % 2 != 0 ? -0.0 : 0.0)
+                        : (rg() % 3 == 0 ? -kInf : rg() % 3 == 1 ? kInf : rn(rg) * 1e300);
+      std::vector<double> w = v;
+      std::sort(w.begin(), w.end());
+      gb::detail::radix_sort(v);
+      for (std::size_t i = 0; i < sn; ++i) {
+        REQUIRE(v[i] == w[i]);
+        if (i > 0) REQUIRE(!(v[i] < v[i - 1]));
+      }
+    }
+  }
+  // the feature-major copy holds the same bins
+  for (std::int64_t tn : {1, 63, 64, 65, 5000}) {
+    const std::int64_t tp = 7;
+    std::vector<std::uint8_t> rb(std::size_t(tn * tp)), cb(rb.size());
+    for (std::size_t i = 0; i < rb.size(); ++i) rb[i] = std::uint8_t(i * 31 % 251);
+    gb::transpose_bins(rb.data(), tn, tp, cb.data());
+    for (std::int64_t i = 0; i < tn; ++i)
+      for (std::int64_t f = 0; f < tp; ++f)
+        REQUIRE(cb[std::size_t(f * tn + i)] == rb[std::size_t(i * tp + f)]);
+  }
 }
 
 TEST_CASE("gbdt kernels: every registry row matches ref") {
@@ -75,7 +107,7 @@ TEST_CASE("gbdt kernels: every registry row matches ref") {
       MESSAGE("skipping " << row.k.name << ": CPU lacks the ISA");
       continue;
     }
-    for (std::int64_t p : {1, 15, 16, 17, 33}) {
+    for (std::int64_t p : {1, 2, 3, 4, 5, 15, 16, 17, 33, 50}) {
       const std::int64_t n = 97, stride = 256;
       std::vector<std::uint8_t> bins(std::size_t(n * p));
       std::uniform_int_distribution<int> bd(0, 255);

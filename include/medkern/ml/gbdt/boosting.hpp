@@ -130,7 +130,10 @@ inline FitResult fit(const double* x, const double* y, std::int64_t n, std::int6
   res.mapper = fit_bins(x, n, p, prm.max_bins, prm.bin_subsample, prm.seed);
   std::vector<std::uint8_t> bins(std::size_t(n * p));
   apply_bins(res.mapper, x, n, bins.data());
-  BinnedData data{bins.data(), n, p, &res.mapper, std::vector<std::uint8_t>(std::size_t(p), 0)};
+  std::vector<std::uint8_t> cols(std::size_t(n * p));
+  transpose_bins(bins.data(), n, p, cols.data());
+  BinnedData data{bins.data(), cols.data(), n, p, &res.mapper,
+                  std::vector<std::uint8_t>(std::size_t(p), 0)};
   {
     const std::uint8_t miss = res.mapper.missing_bin();
     std::vector<std::vector<std::uint8_t>> part(std::size_t(num_threads()) * 4,

@@ -40,9 +40,12 @@ struct GrowParams {
   double learning_rate = 0.1;
 };
 
-/// The binned training matrix (row-major u8, see binning.hpp).
+/// The binned training matrix: row-major u8 (see binning.hpp) for histograms, and the same bins
+/// feature-major (p x n) for partitioning, which reads one feature of a leaf's ascending rows:
+/// a few cache lines feature-major where row-major touches one line per row.
 struct BinnedData {
   const std::uint8_t* bins = nullptr;
+  const std::uint8_t* cols = nullptr;  // feature-major copy
   std::int64_t n = 0, p = 0;
   const BinMapper* mapper = nullptr;
   std::vector<std::uint8_t> has_missing;  // per feature, in the training rows
@@ -64,11 +67,15 @@ inline SplitInfo best_split_feature(const double* e, int n_bins, int miss, bool 
   const double parent = G * G / (H + gp.l2);
   const double mg = e[2 * miss], mh = e[2 * miss + 1];
   const bool any_missing = has_missing && mh > 0;
+  // llround(c) >= m and llround(c) <= n - m for a count estimate c >= 0, without the rounding
+  // call in the loop: c >= m - 0.5 and c < n - m + 0.5
+  const double lo_cnt = double(gp.min_samples_leaf) - 0.5;
+  const double hi_cnt = double(n - gp.min_samples_leaf) + 0.5;
   auto consider = [&](double gl, double hl, int b, bool ml) {
     const double gr = G - gl, hr = H - hl;
     if (hl < gp.min_hessian || hr < gp.min_hessian) return;
-    const auto nl = std::int64_t(std::llround(hl * cnt_factor));
-    if (nl < gp.min_samples_leaf || n - nl < gp.min_samples_leaf) return;
+    const double nl = hl * cnt_factor;
+    if (!(nl >= lo_cnt && nl < hi_cnt)) return;
     const double gain = gl * gl / (hl + gp.l2) + gr * gr / (hr + gp.l2) - parent;
     if (gain > best.gain) {
       best.gain = gain;
@@ -300,12 +307,11 @@ class TreeGrower {
 
   /// Stable partition of rows_[b..e) by the split; returns the first right position.
   std::int64_t partition(std::int64_t b, std::int64_t e, const SplitInfo& s) {
-    const std::uint8_t* bins = d_.bins;
-    const std::int64_t p = d_.p, f = s.feature;
+    const std::uint8_t* col = d_.cols + s.feature * d_.n;  // the split feature's bins
     const std::uint8_t miss = d_.mapper->missing_bin(), thr = std::uint8_t(s.bin);
     const bool ml = s.missing_left;
     auto goes_left = [&](std::uint32_t r) {
-      const std::uint8_t v = bins[std::int64_t(r) * p + f];
+      const std::uint8_t v = col[r];
       return v == miss ? ml : v <= thr;
     };
     std::uint32_t* rows = rows_;
@@ -318,12 +324,14 @@ class TreeGrower {
     parallel_tasks(chunks, [&](std::int64_t c) {
       const std::int64_t cb = b + m * c / chunks, ce = b + m * (c + 1) / chunks;
       std::int64_t l = cb, r = ce;
+      // branch-free: the row is written to both ends, one end advances (sides are random)
       for (std::int64_t i = cb; i < ce; ++i) {
         const std::uint32_t row = rows[i];
-        if (goes_left(row))
-          tmp[l++] = row;
-        else
-          tmp[--r] = row;
+        const bool left = goes_left(row);
+        tmp[l] = row;
+        tmp[r - 1] = row;
+        l += left ? 1 : 0;
+        r -= left ? 0 : 1;
       }
       nl[std::size_t(c)] = l - cb;
     });
