@@ -228,7 +228,7 @@ def batch(n_cases, quick, rounds):
             py.execute(image, m)
 
     t0 = time.perf_counter()
-    run(sitk_cases[:2], 2)  # worker pool start (kept for the session), imports
+    run(sitk_cases[:2], 2)  # worker pool start (kept for the process), imports
     print(f"# process pool start (2 workers, first batch of 2 cases): "
           f"{time.perf_counter() - t0:.2f} s")
     workers = list(mk_batch._POOL["pool"]._processes)

@@ -11,7 +11,7 @@ one medkern thread: a case spends part of its time in Python and numpy (settings
 preprocessing, the feature formulas), which holds the GIL, so threads would not scale with
 the cores; processes do. The pool is started on first use (``forkserver``, medkern imported
 once in the server) and kept for later batches of the same size, so its start-up cost is
-paid once per session. In-memory images reach those workers as .npy files on ``/dev/shm``
+paid once per process. In-memory images reach those workers as .npy files on ``/dev/shm``
 (a pipe would cost several ms of CPU per MB on both sides); file paths are read by the
 workers. ``prefer="threads"`` uses a thread pool instead (no process start, no copy of the
 images).
