@@ -266,6 +266,84 @@ inline PostOps bind_row(const PostOps& tail, const std::vector<Planar>& sums, i6
   });
 }
 
+/// `p` with its per-channel data padded to whole blocks of 16 per group, index
+/// (g*ocb + block)*16 + lane: the kernels read 16 lanes per block. `keep` owns the copies.
+inline PostOps pad_to_blocks(PostOps p, std::int64_t groups, std::int64_t ocg, std::int64_t ocb,
+                             std::vector<std::vector<float>>& keep) {
+  for (int i = 0; i < p.count; ++i) {
+    auto& op = p.ops[std::size_t(i)];
+    if (op.data == nullptr || op.kind == kernels::PostOpKind::sum) continue;
+    std::vector<float> v(std::size_t(groups * ocb * 16), 0.f);
+    for (std::int64_t g = 0; g < groups; ++g)
+      std::copy(op.data + g * ocg, op.data + (g + 1) * ocg, v.begin() + g * ocb * 16);
+    keep.push_back(std::move(v));
+    op.data = keep.back().data();
+  }
+  return p;
+}
+
+inline std::string dims_str(const std::vector<std::int64_t>& v) {
+  std::string s;
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "x" : "") + std::to_string(v[i]);
+  return s;
+}
+
+/// The logical planar view (N, C, [D,] H, W) of a blocked input (N, ceil(C/16), [D,] H, W,
+/// 16) of `spatial` + 3 dimensions, validated: f32, block count, contiguous from the spatial
+/// dimensions on, strides multiples of 4 bytes.
+inline TensorView blocked_as_planar(const char* op, const TensorView& src, int spatial,
+                                    std::int64_t C) {
+  using medkern::detail::throw_shape;
+  const int r = spatial + 3;
+  const char* sp = spatial == 3 ? "D, " : "";
+  if (src.rank != r || src.dtype != DType::f32 || src.shape[std::size_t(r - 1)] != 16)
+    throw_shape(op, ": a blocked input must be f32 (N, ceil(C/16), ", sp, "H, W, 16), got ",
+                dtype_name(src.dtype), " ", src.shape_str());
+  if (src.shape[1] != (C + 15) / 16)
+    throw_shape(op, ": a blocked input of the weight's ", C, " input channels has ",
+                (C + 15) / 16, " blocks of 16, got ", src.shape[1], " (", src.shape_str(), ")");
+  if (!inner_contiguous(src, 2) || src.strides[0] % 4 != 0 || src.strides[1] % 4 != 0)
+    throw_shape(op, ": a blocked input must be contiguous from the spatial dimensions on, "
+                    "got strides ", src.strides[2], "... for ", src.shape_str());
+  TensorView p = src;
+  p.rank = r - 1;
+  p.shape[1] = C;
+  return p;
+}
+
+/// A blocked output or sum tensor of shape `want`: f32, contiguous from the spatial
+/// dimensions on, strides multiples of 4 bytes, data present.
+inline void check_blocked(const char* op, const TensorView& t, const std::vector<std::int64_t>& want,
+                          const char* what) {
+  bool ok = t.rank == int(want.size()) && t.dtype == DType::f32;
+  for (int i = 0; ok && i < t.rank; ++i)
+    ok = t.shape[std::size_t(i)] == want[std::size_t(i)] && t.strides[std::size_t(i)] % 4 == 0;
+  if (!ok || !inner_contiguous(t, 2))
+    medkern::detail::throw_shape(op, ": blocked ", what, " must be f32 ", dims_str(want),
+                                 " contiguous from the spatial dimensions on, got ",
+                                 dtype_name(t.dtype), " ", t.shape_str());
+  if (want[0] > 0 && t.data == nullptr)
+    medkern::detail::throw_shape(op, ": blocked ", what, " data is null");
+}
+
+/// execute_blocked's checks of dst and the sum tensors against the blocked output shape
+/// `want` and the chain's sum count, and of overlaps between src, dst and the sums.
+inline void check_blocked_outputs(const char* op, const TensorView& src, const TensorView& dst,
+                                  const std::vector<std::int64_t>& want, const PostOps& chain,
+                                  std::span<const TensorView> sums) {
+  check_blocked(op, dst, want, "output");
+  if (std::int64_t(sums.size()) != chain.sums())
+    medkern::detail::throw_shape(op, ": ", chain.sums(), " sum post-ops need as many residual ",
+                                 "tensors, got ", sums.size());
+  for (const TensorView& r : sums) {
+    check_blocked(op, r, want, "sum post-op tensor");
+    if (overlap(r, dst))
+      medkern::detail::throw_shape(op, ": a sum post-op tensor must not overlap the output");
+  }
+  if (overlap(src, dst))
+    medkern::detail::throw_shape(op, ": the output must not overlap the input");
+}
+
 }  // namespace conv_detail
 
 /// FP32 forward convolution with weights packed once for the chosen algorithm.
@@ -340,10 +418,7 @@ class ConvF32 {
 
   /// (N, ceil(OC/16), [OD,] OH, OW, 16) for a blocked input (N, ceil(IC/16), [D,] H, W, 16).
   std::vector<i64> blocked_output_shape(const TensorView& src) const {
-    std::vector<i64> s = output_shape_of(blocked_problem(src));
-    s[1] = (s[1] + 15) / 16;
-    s.push_back(16);
-    return s;
+    return blocked_shape_of(blocked_problem(src));
   }
 
   /// Whether execute_blocked runs without reorders (direct, gemm_1x1, and im2col_gemm for few
@@ -366,21 +441,9 @@ class ConvF32 {
   void execute_blocked(const TensorView& src, const TensorView& dst, const PostOps& post = {},
                        std::span<const TensorView> sums = {}) const {
     const ConvDesc d = blocked_problem(src);
-    std::vector<i64> want = output_shape_of(d);
-    want[1] = (want[1] + 15) / 16;
-    want.push_back(16);
-    check_blocked(dst, want, "output");
+    const std::vector<i64> want = blocked_shape_of(d);
     const PostOps chain = full_chain(post);
-    if (i64(sums.size()) != chain.sums())
-      medkern::detail::throw_shape(op_, ": ", chain.sums(), " sum post-ops need as many residual ",
-                                   "tensors, got ", sums.size());
-    for (const TensorView& r : sums) {
-      check_blocked(r, want, "sum post-op tensor");
-      if (conv_detail::overlap(r, dst))
-        medkern::detail::throw_shape(op_, ": a sum post-op tensor must not overlap the output");
-    }
-    if (conv_detail::overlap(src, dst))
-      medkern::detail::throw_shape(op_, ": the output must not overlap the input");
+    conv_detail::check_blocked_outputs(op_, src, dst, want, chain, sums);
     if (d.N == 0) return;
     if (!blocked_native()) {
       run_blocked_by_reorder(d, src, dst, post, sums);
@@ -409,6 +472,13 @@ class ConvF32 {
     return chain;
   }
 
+  static std::vector<i64> blocked_shape_of(const ConvDesc& d) {
+    std::vector<i64> s = output_shape_of(d);
+    s[1] = (s[1] + 15) / 16;
+    s.push_back(16);
+    return s;
+  }
+
   static std::vector<i64> output_shape_of(const ConvDesc& d) {
     std::vector<i64> s{d.N, d.OC};
     for (int i = d.spatial == 3 ? 0 : 1; i < 3; ++i) s.push_back(d.out(i));
@@ -417,36 +487,9 @@ class ConvF32 {
 
   /// The problem of a blocked input, validated (shape, block count, contiguity).
   ConvDesc blocked_problem(const TensorView& src) const {
-    using medkern::detail::throw_shape;
-    const int r = d_.spatial + 3;
-    const char* sp = d_.spatial == 3 ? "D, " : "";
-    if (src.rank != r || src.dtype != DType::f32 || src.shape[std::size_t(r - 1)] != 16)
-      throw_shape(op_, ": a blocked input must be f32 (N, ceil(C/16), ", sp, "H, W, 16), got ",
-                  dtype_name(src.dtype), " ", src.shape_str());
-    if (src.shape[1] != (d_.IC + 15) / 16)
-      throw_shape(op_, ": a blocked input of the weight's ", d_.IC, " input channels has ",
-                  (d_.IC + 15) / 16, " blocks of 16, got ", src.shape[1], " (", src.shape_str(),
-                  ")");
-    if (!conv_detail::inner_contiguous(src, 2))
-      throw_shape(op_, ": a blocked input must be contiguous from the spatial dimensions on, "
-                       "got strides ", src.strides[2], "... for ", src.shape_str());
-    TensorView p = src;  // the logical planar view: what problem() validates
-    p.rank = r - 1;
-    p.shape[1] = d_.IC;
-    return problem(p);
+    return problem(conv_detail::blocked_as_planar(op_, src, d_.spatial, d_.IC));
   }
 
-  void check_blocked(const TensorView& t, const std::vector<i64>& want, const char* what) const {
-    bool ok = t.rank == int(want.size()) && t.dtype == DType::f32;
-    for (int i = 0; ok && i < t.rank; ++i)
-      ok = t.shape[std::size_t(i)] == want[std::size_t(i)] && t.strides[std::size_t(i)] % 4 == 0;
-    if (!ok || !conv_detail::inner_contiguous(t, 2))
-      medkern::detail::throw_shape(op_, ": blocked ", what, " must be f32 ", dims(want),
-                                   " contiguous from the spatial dimensions on, got ",
-                                   dtype_name(t.dtype), " ", t.shape_str());
-    if (want[0] > 0 && t.data == nullptr)
-      medkern::detail::throw_shape(op_, ": blocked ", what, " data is null");
-  }
 
   std::string OC_str() const { return detail_str("out_channels ", d_.OC); }
   template <class... A>
@@ -620,12 +663,6 @@ class ConvF32 {
     return d;
   }
 
-  static std::string dims(const std::vector<i64>& v) {
-    std::string s;
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "x" : "") + std::to_string(v[i]);
-    return s;
-  }
-
   void check_dst(const ConvDesc& d, const TensorView& src, const TensorView& dst) const {
     std::vector<i64> want{d.N, d.OC};
     for (int i = d.spatial == 3 ? 0 : 1; i < 3; ++i) want.push_back(d.out(i));
@@ -633,7 +670,7 @@ class ConvF32 {
     for (int i = 0; ok && i < dst.rank; ++i)
       ok = dst.shape[std::size_t(i)] == want[std::size_t(i)] && dst.strides[std::size_t(i)] % 4 == 0;
     if (!ok)
-      medkern::detail::throw_shape(op_, ": output must be f32 ", dims(want),
+      medkern::detail::throw_shape(op_, ": output must be f32 ", conv_detail::dims_str(want),
                                    " with strides that are multiples of 4 bytes, got ",
                                    dtype_name(dst.dtype), " ", dst.shape_str(), " (input ",
                                    src.shape_str(), ")");
@@ -641,19 +678,18 @@ class ConvF32 {
       medkern::detail::throw_shape(op_, ": output data is null");
   }
 
-  /// The zero-padded channel-blocked copy of the input (nCdhw16c, padding materialised):
-  /// G groups of `icbg` blocks covering `icg` channels each.
-  /// The copy lives in the calling thread's kept scratch (conv_detail::thread_scratch), or in
-  /// `local` when it is larger than that.
-  float* blocked_input(const ConvDesc& d, const conv_detail::Planar& s, i64 G, i64 icbg, i64 icg,
-                       AlignedBuffer<float>& local) const {
-    const i64 Dp = d.padded(0), Hp = d.padded(1), Wp = d.padded(2);
-    const i64 ICB = G * icbg;
+  /// A zero-padded channel-blocked input (N, ICB, Dp, Hp, Wp, 16), padding materialised, in
+  /// the calling thread's kept scratch (conv_detail::thread_scratch), or in `local` when it
+  /// is larger than that. Rows in the D/H padding are zero; `fill(n, cb, id, ih, dst)` writes
+  /// input row (n, block cb, id, ih) as W blocked pixels at dst, between zero W padding.
+  template <class Fill>
+  float* padded_input(const ConvDesc& d, i64 ICB, AlignedBuffer<float>& local,
+                      const Fill& fill) const {
+    const i64 Dp = d.padded(0), Hp = d.padded(1), Wp = d.padded(2), W = d.in[2];
     const i64 row_f = Wp * 16, plane_f = Dp * Hp * row_f;
     float* const xb = conv_detail::thread_scratch(
         medkern::detail::checked_mul(medkern::detail::checked_mul(d.N, ICB, op_), plane_f, op_),
         local);
-    const kernels::conv::DirectRow& row = *direct_row_;
     const i64 rows = d.N * ICB * Dp * Hp;
     const i64 grain = std::max<i64>(1, 16384 / (row_f * 4));
     const i64 pd = d.pad_before[0], ph = d.pad_before[1], pw = d.pad_before[2];
@@ -667,17 +703,25 @@ class ConvF32 {
           std::memset(out, 0, std::size_t(row_f) * sizeof(float));
           continue;
         }
-        // Channel block cb of the whole tensor: group cb / icbg, block cb % icbg.
-        const i64 c0 = (cb / icbg) * icg + (cb % icbg) * 16;
-        const int nc = int(std::min<i64>(16, icg - (cb % icbg) * 16));
         std::memset(out, 0, std::size_t(pw * 16) * sizeof(float));
-        row.to_blocked(s.base + n * s.n + c0 * s.c + id * s.d + ih * s.h, s.c, s.w, nc,
-                       d.in[2], out + pw * 16);
-        std::memset(out + (pw + d.in[2]) * 16, 0,
-                    std::size_t((Wp - pw - d.in[2]) * 16) * sizeof(float));
+        fill(n, cb, id, ih, out + pw * 16);
+        std::memset(out + (pw + W) * 16, 0, std::size_t((Wp - pw - W) * 16) * sizeof(float));
       }
     });
     return xb;
+  }
+
+  /// padded_input from a planar source: G groups of `icbg` blocks covering `icg` channels.
+  float* blocked_input(const ConvDesc& d, const conv_detail::Planar& s, i64 G, i64 icbg, i64 icg,
+                       AlignedBuffer<float>& local) const {
+    const kernels::conv::DirectRow& row = *direct_row_;
+    return padded_input(d, G * icbg, local, [&](i64 n, i64 cb, i64 id, i64 ih, float* out) {
+      // Channel block cb of the whole tensor: group cb / icbg, block cb % icbg.
+      const i64 c0 = (cb / icbg) * icg + (cb % icbg) * 16;
+      const int nc = int(std::min<i64>(16, icg - (cb % icbg) * 16));
+      row.to_blocked(s.base + n * s.n + c0 * s.c + id * s.d + ih * s.h, s.c, s.w, nc, d.in[2],
+                     out);
+    });
   }
 
   /// Stores blocked row `tmp` (M pixels x nc channels from oc0) into dst at (n, od, oh, ow0)
@@ -718,17 +762,8 @@ class ConvF32 {
       taps[std::size_t(k)] = a * d.dilation[0] * Hp * row_f + b * d.dilation[1] * row_f +
                              c * d.dilation[2] * 16;
     }
-    // Head post-op data padded to whole blocks (index block*16 + lane).
-    PostOps head = chain.head();
     std::vector<std::vector<float>> pdata;
-    for (int i = 0; i < head.count; ++i) {
-      auto& op = head.ops[std::size_t(i)];
-      if (op.data == nullptr) continue;
-      std::vector<float> v(std::size_t(CB * 16), 0.f);
-      std::copy(op.data, op.data + C, v.begin());
-      pdata.push_back(std::move(v));
-      op.data = pdata.back().data();
-    }
+    const PostOps head = conv_detail::pad_to_blocks(chain.head(), 1, C, CB, pdata);
     const PostOps tail = chain.tail();
     const i64 S = kConvSegment, nseg = (OW + S - 1) / S;
     const i64 items = d.N * CB * OD * OH * nseg;
@@ -798,16 +833,7 @@ class ConvF32 {
     }
     // 3. Post-op data padded to whole blocks: index (g*ocb_ + block)*16 + lane.
     std::vector<std::vector<float>> pdata;
-    PostOps post = chain.head();
-    for (int i = 0; i < post.count; ++i) {
-      auto& op = post.ops[std::size_t(i)];
-      if (op.data == nullptr) continue;
-      std::vector<float> v(std::size_t(G * ocb_ * 16), 0.f);
-      for (i64 g = 0; g < G; ++g)
-        for (i64 c = 0; c < ocg; ++c) v[std::size_t(g * ocb_ * 16 + c)] = op.data[g * ocg + c];
-      pdata.push_back(std::move(v));
-      op.data = pdata.back().data();
-    }
+    const PostOps post = conv_detail::pad_to_blocks(chain.head(), G, ocg, ocb_, pdata);
     // 4. Row segments in parallel.
     const i64 S = kConvSegment, nseg = (OW + S - 1) / S;
     const i64 ngrp = i64(grp_.size());
@@ -958,27 +984,21 @@ class ConvF32 {
       off_u[std::size_t(b)] = icb * blk_s + (kd * dd * Hs + kh * dh) * Ws * 16 + kw * dw * 16;
     }
     AlignedBuffer<float> xp_local;
-    const float* const xp = padded ? padded_blocked_copy(d, src, ICB, xp_local) : nullptr;
+    // The padded copy of the blocked input (rows copied as they are).
+    const float* const xp =
+        !padded ? nullptr
+                : padded_input(d, ICB, xp_local, [&](i64 n, i64 cb, i64 id, i64 ih, float* out) {
+                    std::memcpy(out, reinterpret_cast<const float*>(xs + n * xsN) + cb * xsC +
+                                         (id * H + ih) * W * 16,
+                                std::size_t(W * 16) * sizeof(float));
+                  });
     // Zero row for D/H padding taps of in-place segments: M pixels lda = 16*sw apart.
     AlignedBuffer<float> zero(S * 16 * sw + 16);
     std::fill_n(zero.data(), zero.size(), 0.f);
     // Per-channel data padded to whole blocks: index (g*ocb_ + block)*16 + lane.
     std::vector<std::vector<float>> pdata;
-    const auto pad_data = [&](PostOps p) {
-      for (int i = 0; i < p.count; ++i) {
-        auto& op = p.ops[std::size_t(i)];
-        if (op.data == nullptr || op.kind == kernels::PostOpKind::sum) continue;
-        std::vector<float> v(std::size_t(G * ocb_ * 16), 0.f);
-        for (i64 g = 0; g < G; ++g)
-          for (i64 c = 0; c < ocg; ++c) v[std::size_t(g * ocb_ * 16 + c)] = op.data[g * ocg + c];
-        pdata.push_back(std::move(v));
-        op.data = pdata.back().data();
-      }
-      return p;
-    };
-    pdata.reserve(std::size_t(2 * PostOps::kMax));
-    const PostOps head = pad_data(chain.head());
-    const PostOps tail = pad_data(chain.tail());
+    const PostOps head = conv_detail::pad_to_blocks(chain.head(), G, ocg, ocb_, pdata);
+    const PostOps tail = conv_detail::pad_to_blocks(chain.tail(), G, ocg, ocb_, pdata);
     const i64 nu = i64(units.size());
     const i64 items = d.N * G * ngrp * nu;
     const i64 per_group = ocb_ * 16 * batch_ * 16;
@@ -1097,41 +1117,6 @@ class ConvF32 {
         }
       }
     });
-  }
-
-  /// A zero-padded copy of a blocked input (N, ICB, D, H, W, 16) with any N / block
-  /// strides: (N, ICB, Dp, Hp, Wp, 16) contiguous, in the calling thread's kept scratch.
-  float* padded_blocked_copy(const ConvDesc& d, const TensorView& src, i64 ICB,
-                             AlignedBuffer<float>& local) const {
-    const i64 Dp = d.padded(0), Hp = d.padded(1), Wp = d.padded(2), W = d.in[2];
-    const i64 row_f = Wp * 16;
-    float* const xp = conv_detail::thread_scratch<0>(
-        medkern::detail::checked_mul(medkern::detail::checked_mul(d.N, ICB, op_),
-                                     Dp * Hp * row_f, op_),
-        local);
-    const char* const xs = static_cast<const char*>(src.data);
-    const i64 xsN = src.strides[0], xsC = src.strides[1] / 4;
-    const i64 pd = d.pad_before[0], ph = d.pad_before[1], pw = d.pad_before[2];
-    const i64 rows = d.N * ICB * Dp * Hp;
-    const i64 grain = std::max<i64>(1, 16384 / (row_f * 4));
-    parallel_for_1d(rows, grain, [&](i64 r0, i64 r1) {
-      for (i64 r = r0; r < r1; ++r) {
-        float* out = xp + r * row_f;
-        const i64 hp = r % Hp, dp = (r / Hp) % Dp, cb = (r / (Hp * Dp)) % ICB,
-                  n = r / (Hp * Dp * ICB);
-        const i64 id = dp - pd, ih = hp - ph;
-        if (id < 0 || id >= d.in[0] || ih < 0 || ih >= d.in[1]) {
-          std::memset(out, 0, std::size_t(row_f) * sizeof(float));
-          continue;
-        }
-        const float* in = reinterpret_cast<const float*>(xs + n * xsN) + cb * xsC +
-                          (id * d.in[1] + ih) * W * 16;
-        std::memset(out, 0, std::size_t(pw * 16) * sizeof(float));
-        std::memcpy(out + pw * 16, in, std::size_t(W * 16) * sizeof(float));
-        std::memset(out + (pw + W) * 16, 0, std::size_t((Wp - pw - W) * 16) * sizeof(float));
-      }
-    });
-    return xp;
   }
 
   /// execute_blocked for the algorithms without a blocked path: planar temporaries around

@@ -153,18 +153,8 @@ class ConvTransposeF32 {
     require_blocked();
     const Geo g = blocked_geometry(src);
     const std::vector<i64> want = blocked_output_shape(src);
-    check_blocked(dst, want, "output");
     const PostOps chain = full_chain(post);
-    if (i64(sums.size()) != chain.sums())
-      medkern::detail::throw_shape(op_, ": ", chain.sums(), " sum post-ops need as many residual ",
-                                   "tensors, got ", sums.size());
-    for (const TensorView& r : sums) {
-      check_blocked(r, want, "sum post-op tensor");
-      if (conv_detail::overlap(r, dst))
-        medkern::detail::throw_shape(op_, ": a sum post-op tensor must not overlap the output");
-    }
-    if (conv_detail::overlap(src, dst))
-      medkern::detail::throw_shape(op_, ": the output must not overlap the input");
+    conv_detail::check_blocked_outputs(op_, src, dst, want, chain, sums);
     if (g.N == 0) return;
     const std::string name = std::string("blocked:") + direct_row_->name;
     VerboseScope vs("conv_transpose", name.c_str(), [&] {
@@ -216,7 +206,7 @@ class ConvTransposeF32 {
     }
     if (!ok)
       medkern::detail::throw_shape(
-          op_, ": output must be f32 ", shape_str(want), " (or larger along a spatial dimension "
+          op_, ": output must be f32 ", conv_detail::dims_str(want), " (or larger along a spatial dimension "
           "by less than max(stride, dilation)) with strides that are multiples of 4 bytes, got ",
           dtype_name(dst.dtype), " ", dst.shape_str(), " (input ", src.shape_str(), ")");
     const PostOps chain = full_chain(post);
@@ -297,35 +287,7 @@ class ConvTransposeF32 {
 
   /// The geometry of a blocked input, validated (shape, block count, contiguity).
   Geo blocked_geometry(const TensorView& src) const {
-    using medkern::detail::throw_shape;
-    const int r = d_.spatial + 3;
-    const char* sp = d_.spatial == 3 ? "D, " : "";
-    if (src.rank != r || src.dtype != DType::f32 || src.shape[std::size_t(r - 1)] != 16)
-      throw_shape(op_, ": a blocked input must be f32 (N, ceil(C/16), ", sp, "H, W, 16), got ",
-                  dtype_name(src.dtype), " ", src.shape_str());
-    if (src.shape[1] != (d_.IC + 15) / 16)
-      throw_shape(op_, ": a blocked input of the weight's ", d_.IC, " input channels has ",
-                  (d_.IC + 15) / 16, " blocks of 16, got ", src.shape[1], " (", src.shape_str(),
-                  ")");
-    if (!conv_detail::inner_contiguous(src, 2) || src.strides[0] % 4 || src.strides[1] % 4)
-      throw_shape(op_, ": a blocked input must be contiguous from the spatial dimensions on, "
-                       "got ", src.shape_str());
-    TensorView p = src;  // the logical planar view: what geometry() validates
-    p.rank = r - 1;
-    p.shape[1] = d_.IC;
-    return geometry(p);
-  }
-
-  void check_blocked(const TensorView& t, const std::vector<i64>& want, const char* what) const {
-    bool ok = t.rank == int(want.size()) && t.dtype == DType::f32;
-    for (int i = 0; ok && i < t.rank; ++i)
-      ok = t.shape[std::size_t(i)] == want[std::size_t(i)] && t.strides[std::size_t(i)] % 4 == 0;
-    if (!ok || !conv_detail::inner_contiguous(t, 2))
-      medkern::detail::throw_shape(op_, ": blocked ", what, " must be f32 ", shape_str(want),
-                                   " contiguous from the spatial dimensions on, got ",
-                                   dtype_name(t.dtype), " ", t.shape_str());
-    if (want[0] > 0 && t.data == nullptr)
-      medkern::detail::throw_shape(op_, ": blocked ", what, " data is null");
+    return geometry(conv_detail::blocked_as_planar(op_, src, d_.spatial, d_.IC));
   }
 
   /// Weights of execute_blocked: per tap k and output-block group j (up to kMaxNv blocks),
@@ -358,21 +320,6 @@ class ConvTransposeF32 {
           out[ic * ncol + c] = ic < IC && oc < OC ? w[(ic * OC + oc) * kv + k] : 0.f;
         }
     });
-  }
-
-  /// `chain` with its per-channel data padded to whole blocks of 16 (the kernels read 16
-  /// lanes per block); `keep` owns the copies.
-  PostOps padded(PostOps p, std::vector<std::vector<float>>& keep) const {
-    const i64 OC = d_.OC, ocb = (OC + 15) / 16;
-    for (int i = 0; i < p.count; ++i) {
-      auto& op = p.ops[std::size_t(i)];
-      if (op.data == nullptr || op.kind == kernels::PostOpKind::sum) continue;
-      std::vector<float> v(std::size_t(ocb * 16), 0.f);
-      std::copy(op.data, op.data + OC, v.begin());
-      keep.push_back(std::move(v));
-      op.data = keep.back().data();
-    }
-    return p;
   }
 
   /// The direct-kernel loop of the kernel == stride algorithm on a blocked input x (image n
@@ -435,7 +382,9 @@ class ConvTransposeF32 {
     const i64 ysN = dst.strides[0], ysC = dst.strides[1] / 4;
     std::vector<std::vector<float>> keep;
     keep.reserve(std::size_t(2 * PostOps::kMax));
-    const PostOps head = padded(chain.head(), keep), tail = padded(chain.tail(), keep);
+    const i64 ocb = (d_.OC + 15) / 16;
+    const PostOps head = conv_detail::pad_to_blocks(chain.head(), 1, d_.OC, ocb, keep);
+    const PostOps tail = conv_detail::pad_to_blocks(chain.tail(), 1, d_.OC, ocb, keep);
     const auto target = [&](i64 n, const BlockGroup& gr, i64 row, i64 p0, i64) {
       float* o = reinterpret_cast<float*>(ys + n * ysN) + gr.block0 * ysC +
                  (row * OW + p0 * KW) * 16;
@@ -490,7 +439,8 @@ class ConvTransposeF32 {
     const conv_detail::Planar o = conv_detail::planar_of(dst);
     std::vector<std::vector<float>> keep;
     keep.reserve(std::size_t(PostOps::kMax));
-    const PostOps head = padded(chain.head(), keep), tail = chain.tail();
+    const PostOps head = conv_detail::pad_to_blocks(chain.head(), 1, d_.OC, (d_.OC + 15) / 16, keep);
+    const PostOps tail = chain.tail();
     const i64 seg = kernels::conv::kMaxNv * kConvSegment * 16 * KW;
     const auto target = [&](i64, const BlockGroup&, i64, i64, i64 M) {
       thread_local std::vector<float> buf;
@@ -513,15 +463,6 @@ class ConvTransposeF32 {
       }
     };
     direct_rows(g, xb, icb_ * P * 16, P * 16, head, target, finish);
-  }
-
-  static std::string shape_str(const std::vector<i64>& v) {
-    std::string s;
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      if (i) s += 'x';
-      s += std::to_string(v[i]);
-    }
-    return s;
   }
 
   std::string weight_str() const {
