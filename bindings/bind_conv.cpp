@@ -143,6 +143,28 @@ py::array_t<float> output(const std::optional<py::array>& out, std::int64_t offs
   return py::reinterpret_borrow<py::array_t<float>>(o);
 }
 
+/// The blocked execute of a convolution or transposed convolution primitive: x (N,
+/// ceil(IC/16), [D,] H, W, 16); the result goes into blocks [offset/16, offset/16 +
+/// ceil(OC/16)) of `out` (offset a multiple of 16) or a new array.
+template <class Conv>
+py::array_t<float> execute_blocked(const Conv& conv, const char* op, const py::array& x,
+                                   const py::list& post, const std::optional<py::array>& out,
+                                   std::int64_t offset) {
+  const TensorView src = view_of(x, DType::f32, op, "input");
+  const auto shape = conv.blocked_output_shape(src);
+  const ParsedPost p = parse_post(post, conv.desc().OC, op);
+  if (offset % 16 != 0)
+    medkern::detail::throw_shape(op, ": out_channel_offset ", offset,
+                                 " of a blocked output must be a multiple of 16");
+  TensorView dst;
+  auto o = output(out, offset / 16, shape, op, dst);
+  {
+    py::gil_scoped_release nogil;
+    conv.execute_blocked(src, dst, p.ops, p.sums);
+  }
+  return o;
+}
+
 /// The primitive with the Python-side objects it reads at execute time.
 class PyConv {
  public:
@@ -195,19 +217,7 @@ class PyConv {
   /// [offset/16, offset/16 + ceil(OC/16)) of `out` (offset a multiple of 16) or a new array.
   py::array_t<float> call_blocked(const py::array& x, const py::list& post,
                                   std::optional<py::array> out, std::int64_t offset) {
-    const TensorView src = view_of(x, DType::f32, op_, "input");
-    const auto shape = conv_->blocked_output_shape(src);
-    const ParsedPost p = parse_post(post, conv_->desc().OC, op_);
-    if (offset % 16 != 0)
-      medkern::detail::throw_shape(op_, ": out_channel_offset ", offset,
-                                   " of a blocked output must be a multiple of 16");
-    TensorView dst;
-    auto o = output(out, offset / 16, shape, op_, dst);
-    {
-      py::gil_scoped_release nogil;
-      conv_->execute_blocked(src, dst, p.ops, p.sums);
-    }
-    return o;
+    return execute_blocked(*conv_, op_, x, post, out, offset);
   }
 
   std::string algorithm() const { return conv_->algorithm(); }
@@ -281,19 +291,7 @@ class PyConvTranspose {
   /// [offset/16, offset/16 + ceil(OC/16)) of `out` (offset a multiple of 16) or a new array.
   py::array_t<float> call_blocked(const py::array& x, const py::list& post,
                                   std::optional<py::array> out, std::int64_t offset) {
-    const TensorView src = view_of(x, DType::f32, op_, "input");
-    const auto shape = conv_->blocked_output_shape(src);
-    const ParsedPost p = parse_post(post, conv_->desc().OC, op_);
-    if (offset % 16 != 0)
-      medkern::detail::throw_shape(op_, ": out_channel_offset ", offset,
-                                   " of a blocked output must be a multiple of 16");
-    TensorView dst;
-    auto o = output(out, offset / 16, shape, op_, dst);
-    {
-      py::gil_scoped_release nogil;
-      conv_->execute_blocked(src, dst, p.ops, p.sums);
-    }
-    return o;
+    return execute_blocked(*conv_, op_, x, post, out, offset);
   }
 
   std::string algorithm() const { return conv_->algorithm(); }

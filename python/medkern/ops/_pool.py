@@ -38,19 +38,24 @@ def _max_pool(n, input, kernel_size, stride, padding, dilation, ceil_mode):
     return out[0] if unbatched else out
 
 
+def _divisor(divisor_override, op) -> int:
+    """divisor_override as the kernels take it: 0 for None, else a positive int."""
+    if divisor_override is None:
+        return 0
+    if _is_int(divisor_override):
+        div = int(divisor_override)
+        if div < 1:
+            raise ValueError(f"{op}: divisor_override {div} must be a positive int")
+        return div
+    raise TypeError(f"{op}: divisor_override must be None or an int, got {divisor_override!r}")
+
+
 def _avg_pool(n, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
     op = f"avg_pool{n}d"
     x, unbatched = _input(input, n, op)
     k = _tuple(kernel_size, n, "kernel_size", op)
-    if divisor_override is None:
-        div = 0
-    elif _is_int(divisor_override):
-        div = int(divisor_override)
-        if div < 1:
-            raise ValueError(f"{op}: divisor_override {div} must be a positive int")
-    else:
-        raise TypeError(f"{op}: divisor_override must be None or an int, got {divisor_override!r}")
+    div = _divisor(divisor_override, op)
     out = _core.avg_pool(x, op, list(k), list(_stride(stride, k, n, op)),
                          list(_tuple(padding, n, "padding", op)), bool(ceil_mode),
                          bool(count_include_pad), div)
@@ -174,14 +179,7 @@ def avg_pool_blocked(input: np.ndarray, kernel_size, stride=None, padding=0,
     x, n = _blocked_input(input, "avg_pool_blocked")
     op = f"avg_pool{n}d"
     k = _tuple(kernel_size, n, "kernel_size", op)
-    if divisor_override is None:
-        div = 0
-    elif _is_int(divisor_override):
-        div = int(divisor_override)
-        if div < 1:
-            raise ValueError(f"{op}: divisor_override {div} must be a positive int")
-    else:
-        raise TypeError(f"{op}: divisor_override must be None or an int, got {divisor_override!r}")
+    div = _divisor(divisor_override, op)
     return _core.pool_blocked(x, op, "avg", list(k), list(_stride(stride, k, n, op)),
                               list(_tuple(padding, n, "padding", op)), [1] * n, bool(ceil_mode),
                               bool(count_include_pad), div, _blocked_out(out, op))
