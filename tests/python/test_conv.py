@@ -543,9 +543,12 @@ BLOCKED_CASES = [
     (2, 16, (5, 7, 9), 32, 3, 1, 1, 1, "auto"),
     (1, 17, (6, 12, 21), 20, 5, (2, 2, 1), 2, 1, "direct"),
     (1, 32, (4, 6, 8), 64, 1, 1, 0, 1, "auto"),
-    # wide rows: in place (halo border segments, an unpadded middle one)
+    # wide rows: in place (halo edge pieces, unpadded middle segments)
     (1, 16, (5, 400), 32, 3, 1, 1, 1, "direct"),
     (1, 16, (3, 4, 180), 16, 3, 1, 1, 1, "direct"),
+    (1, 16, (4, 190), 16, 5, 1, 2, 1, "direct"),  # edge pieces wider than the padding
+    (1, 16, (5, 203), 32, 3, 2, (1, 2), 1, "direct"),  # stride 2, W padding 2
+    (1, 128, (3, 181), 64, 3, 1, 1, 1, "direct"),  # 9 weight passes through the row buffer
     # narrow rows: padded copy, bands of rows (several passes, dilation, stride, slices)
     (1, 48, (5, 6, 7), 40, 3, 1, 2, 1, "direct"),
     (2, 32, (9, 11), 64, 3, (1, 2), 2, 1, "direct"),

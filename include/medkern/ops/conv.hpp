@@ -116,6 +116,8 @@ constexpr const char* conv_algorithm_name(ConvAlgorithm a) noexcept {
 /// Output pixels per direct call: a multiple of every MR (6, 8, 14, 28), and a 4-block row
 /// of 43 KiB that stays in L1/L2 between the passes.
 inline constexpr std::int64_t kConvSegment = 168;
+/// Least width of a row's edge pieces (the pixels whose taps reach into the W padding).
+inline constexpr std::int64_t kConvEdge = 8;
 
 /// Packed weight bytes per reduction pass of the direct kernel: read from L1 by every strip
 /// of a row segment (8 batch elements of a 64-channel block group; 32 KiB beat 16 KiB on
@@ -932,13 +934,25 @@ class ConvF32 {
     const i64 lo = flat ? 0 : std::min(OW, (pw + sw - 1) / sw);
     const i64 last = W - 1 - (KW - 1) * dw + pw;
     const i64 hi = flat ? RW : last < 0 ? 0 : std::min(OW, last / sw + 1);
-    const i64 nseg = (RW + S - 1) / S;
+    // Pixels whose taps cross the W padding form edge pieces of their own, at least
+    // kConvEdge wide (a tile of a few pixels runs as fast as a full one, one of 1-2 does
+    // not): their halos are a few pixels wide, and the interior between them reads the
+    // input in place. (Halos of whole segments copied 3x the input per 64-channel 256x256
+    // 3x3 convolution: 13% of its time.)
+    const i64 el = lo == 0 ? 0 : std::min(RW, std::max(lo, kConvEdge));
+    const i64 er = hi == RW ? RW : std::max(el, std::min(hi, RW - kConvEdge));
     i64 halo_pieces = 0;
-    for (i64 k = 0; k < nseg; ++k) {
-      const i64 p0 = RW * k / nseg, p1 = RW * (k + 1) / nseg;
-      pieces.push_back({p0, p1, p0 < lo || p1 > hi});
-      halo_pieces += pieces.back().halo ? 1 : 0;
-    }
+    const auto add_pieces = [&](i64 a0, i64 a1) {  // [a0, a1) in equal segments
+      const i64 n = (a1 - a0 + S - 1) / S;
+      for (i64 k = 0; k < n; ++k) {
+        const i64 p0 = a0 + (a1 - a0) * k / n, p1 = a0 + (a1 - a0) * (k + 1) / n;
+        pieces.push_back({p0, p1, p0 < lo || p1 > hi});
+        halo_pieces += pieces.back().halo ? 1 : 0;
+      }
+    };
+    add_pieces(0, el);
+    add_pieces(el, er);
+    add_pieces(er, RW);
     i64 Wh = 0;  // halo row width (pixels of input)
     for (const Piece& p : pieces)
       if (p.halo) Wh = std::max(Wh, (p.p1 - p.p0 - 1) * sw + d.extent(2));
@@ -1086,19 +1100,19 @@ class ConvF32 {
         // Several passes accumulate in the task's row buffer: dst's blocks lie a plane apart,
         // often a multiple of 4 KiB, and re-loading partial sums stored there stalls on 4K
         // aliasing (3-D 256-channel 4x8x8 5x5x5: 2x slower than through a buffer).
-        float* const acc = passes > 1 ? tmp : out;
-        a.dst_block = passes > 1 ? Mt * 16 : ysC;
+        // The last pass reads the partial sums there and stores into dst.
         for (i64 b0 = 0; b0 < batch_; b0 += step) {
           const i64 b1 = std::min(batch_, b0 + step);
+          const bool to_dst = b1 == batch_;
+          a.dst_block = to_dst ? ysC : Mt * 16;
+          a.acc_block = Mt * 16;
           for (i64 row = u.r0; row < u.r1; ++row) {  // one row but on banded units
             a.src = row == u.r0 ? src0 : row_src(row);
-            a.dst = acc + (row - u.r0) * M * 16;
-            krow.run(a, M, b0, b1, b0 == 0, b1 == batch_);
+            a.dst = (to_dst ? out : tmp) + (row - u.r0) * M * 16;
+            a.acc = to_dst && b0 > 0 ? tmp + (row - u.r0) * M * 16 : nullptr;
+            krow.run(a, M, b0, b1, b0 == 0, to_dst);
           }
         }
-        if (passes > 1)
-          for (int v = 0; v < gr.nv; ++v)
-            std::memcpy(out + v * ysC, tmp + v * Mt * 16, std::size_t(Mt * 16) * sizeof(float));
         for (int v = 0; v < gr.nv; ++v) {
           const i64 blk = gr.block0 + v;
           float* o = out + v * ysC;

@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="f32 GFLOP/s for %% peak, e.g. measured on a quiet machine "
                          "(default: probe now, best of 4)")
     ap.add_argument("--cpu-time", action="store_true",
-                    help="also report GFLOP per CPU-second of each peer (% of the per-core "
+                    help="also report GFLOP per CPU-second of each peer (%% of the per-core "
                          "peak): robust to other jobs sharing the cores")
     ap.add_argument("--report", type=Path,
                     help="print the table of a saved --json run (with --peak) and exit")

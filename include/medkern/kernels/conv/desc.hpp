@@ -97,12 +97,17 @@ struct DirectArgs {
   i64 lda = 16;                ///< floats between consecutive output pixels in src (16*stride)
   i64 dst_pix = 16;            ///< floats between output pixels in dst
   i64 dst_block = 0;           ///< floats between the nv output-channel blocks in dst
+  /// Partial sums read when not `first`: nullptr reads them from dst; otherwise from acc
+  /// (pixels dst_pix floats apart, blocks acc_block apart), so the last pass of a split
+  /// reduction reads a scratch row and stores the result straight into dst.
+  const float* acc = nullptr;
+  i64 acc_block = 0;
   int nv = 1;                  ///< output-channel blocks, 1..kMaxNv
   PostOps post;                ///< per-channel data indexed 0..16*nv-1 (padded with zeros)
 };
 
 /// Computes pixels [0, M) over batch elements [b0, b1): starts from zero when `first`, from
-/// the partial sums in dst otherwise; applies the post-ops and stores the final value when
+/// the partial sums in dst (or acc) otherwise; applies the post-ops and stores the final value when
 /// `last` (partial sums otherwise).
 using DirectFn = void (*)(const DirectArgs& a, i64 M, i64 b0, i64 b1, bool first,
                           bool last) noexcept;

@@ -76,7 +76,9 @@ struct impl<isa::ref_t> {
     for (i64 m = 0; m < M; ++m)
       for (i64 n = 0; n < N; ++n) {
         float* c = a.dst + (n / 16) * a.dst_block + m * a.dst_pix + n % 16;
-        float acc = first ? 0.f : *c;
+        const float* partial =
+            a.acc != nullptr ? a.acc + (n / 16) * a.acc_block + m * a.dst_pix + n % 16 : c;
+        float acc = first ? 0.f : *partial;
         for (i64 b = b0; b < b1; ++b) {
           const float* A = a.src + a.a_off[b] + m * a.lda;
           const float* B = a.wei + b * 16 * N + n;
