@@ -13,7 +13,7 @@ import nn_reference as ref  # noqa: E402
 from medkern.nn.compile import CompileError  # noqa: E402
 
 PASSES = ["fold_batch_norm", "fuse_eltwise", "fuse_sum", "eliminate_concat", "blocked_layout",
-          "plan_memory"]
+          "plan_memory", "in_place"]
 
 
 def _x(shape, seed=0):
@@ -221,6 +221,15 @@ def test_dense_unet_nested_concats():
     # pre-activation batch norm -> ReLU runs as one element-wise chain
     assert all(n.attrs.get("post") == ["relu"] for n in full.graph if n.kind == "affine")
     assert "eltwise" not in _kinds(full)
+    # ... in place on the concat buffer it reads last (its own buffer otherwise)
+    in_place = [n for n in full.graph if n.kind == "affine" and n.alias is not None]
+    assert in_place and all(n.alias == (n.inputs[0], 0) for n in in_place)
+    apart = medkern.compile(mk, x, in_place=False)
+    assert not any(n.kind == "affine" and n.alias is not None for n in apart.graph)
+    assert full.memory()["arena_bytes"] < apart.memory()["arena_bytes"]
+    for c in (full, apart):   # twice: the shared buffer holds the right values on every call
+        _close(c(x), want)
+        _close(c(x), want)
 
 
 def test_vnet_and_mcnn_compile():

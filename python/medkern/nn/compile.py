@@ -667,6 +667,34 @@ def _view_root(n: Node) -> Node:
     return _root(n)[0]
 
 
+def pass_in_place(nodes, outputs):
+    """Let an unfused element-wise node (a batch norm or activation that no convolution
+    absorbed, e.g. the BN-ReLU after a DenseNet concat) overwrite its input when that input's
+    buffer is read for the last time there: the two share one buffer. A planar
+    (N, 182, 256, 256) concat and its batch norm were DenseUNet's peak, 2 x 47.7 MB."""
+    index = {id(n): i for i, n in enumerate(nodes)}
+    out_roots = {id(_view_root(o)) for o in outputs}
+    last = {}   # root buffer -> index of its last reader
+    for n in nodes:
+        for inp in n.inputs:
+            r = _view_root(inp)
+            last[id(r)] = max(last.get(id(r), -1), index[id(n)])
+    for n in nodes:
+        if n.kind not in ("affine", "eltwise") or len(n.inputs) != 1 or n.alias is not None:
+            continue
+        inp = n.inputs[0]
+        if inp.kind in ("input", "const", "reshape") or inp.layout is not None or \
+                n.layout is not None or tuple(inp.shape) != tuple(n.shape):
+            continue
+        r = _root(inp)[0]
+        if id(r) in out_roots or last.get(id(r)) != index[id(n)]:
+            continue
+        n.alias = (inp, 0)
+        # n's buffer is r's now: readers of n extend r's life
+        last[id(r)] = max(last[id(r)], last.get(id(n), -1))
+    return nodes
+
+
 def plan_memory(nodes, outputs):
     """Liveness intervals of every buffer (a concat buffer covers its producers) -> byte offsets
     in one arena, greedy by size (largest first, lowest non-conflicting offset)."""
@@ -740,6 +768,8 @@ class _Plan:
         if options["blocked_layout"]:
             pass_blocked_layout(nodes, outputs)
         if options["plan_memory"]:
+            if options["in_place"]:
+                pass_in_place(nodes, outputs)
             self.offsets, arena, self.memory = plan_memory(nodes, outputs)
             self.arena = np.empty(arena, np.uint8)
         else:
@@ -1098,7 +1128,7 @@ def format_profile(rows) -> str:
 
 def compile(model, example_input, *, fold_batch_norm: bool = True, fuse_eltwise: bool = True,
             fuse_sum: bool = True, eliminate_concat: bool = True, blocked_layout: bool = True,
-            plan_memory: bool = True) -> CompiledModel:
+            plan_memory: bool = True, in_place: bool = True) -> CompiledModel:
     """Compile a medkern module or a ``torch.nn.Module`` for inference on CPU.
 
     Parameters
@@ -1112,6 +1142,9 @@ def compile(model, example_input, *, fold_batch_norm: bool = True, fuse_eltwise:
         use.
     fold_batch_norm, fuse_eltwise, fuse_sum, eliminate_concat, blocked_layout, plan_memory : bool
         Switch the individual passes (all on by default).
+    in_place : bool
+        With ``plan_memory``: an element-wise node that no convolution absorbed overwrites
+        its input when nothing reads that input afterwards.
 
     Returns
     -------
@@ -1139,5 +1172,5 @@ def compile(model, example_input, *, fold_batch_norm: bool = True, fuse_eltwise:
                             f"torch.nn.Module, got {type(model).__name__} (from {mod})")
     options = dict(fold_batch_norm=fold_batch_norm, fuse_eltwise=fuse_eltwise,
                    fuse_sum=fuse_sum, eliminate_concat=eliminate_concat,
-                   blocked_layout=blocked_layout, plan_memory=plan_memory)
+                   blocked_layout=blocked_layout, plan_memory=plan_memory, in_place=in_place)
     return CompiledModel(model, example_input, options)
