@@ -220,6 +220,22 @@ class PyConv {
     return execute_blocked(*conv_, op_, x, post, out, offset);
   }
 
+  /// Output slices [rows[0], rows[1]) of the outermost output dimension, blocked.
+  py::array_t<float> call_blocked_rows(const py::array& x, std::pair<std::int64_t, std::int64_t> rows,
+                                       const py::list& post, std::optional<py::array> out) {
+    const TensorView src = view_of(x, DType::f32, op_, "input");
+    auto shape = conv_->blocked_output_shape(src);
+    shape[2] = std::max<std::int64_t>(0, rows.second - rows.first);
+    const ParsedPost p = parse_post(post, conv_->desc().OC, op_);
+    TensorView dst;
+    auto o = output(out, 0, shape, op_, dst);
+    {
+      py::gil_scoped_release nogil;
+      conv_->execute_blocked_rows(src, dst, rows.first, rows.second, p.ops, p.sums);
+    }
+    return o;
+  }
+
   std::string algorithm() const { return conv_->algorithm(); }
   std::string kernel() const { return conv_->kernel(); }
   std::int64_t packed_bytes() const { return conv_->packed_bytes(); }
@@ -318,6 +334,10 @@ void bind_conv(py::module_& m) {
       .def("execute_blocked", &PyConv::call_blocked, py::arg("x"),
            py::arg("post_ops") = py::list(), py::arg("out") = py::none(),
            py::arg("out_channel_offset") = 0)
+      .def("execute_blocked_rows", &PyConv::call_blocked_rows, py::arg("x"), py::arg("rows"),
+           py::arg("post_ops") = py::list(), py::arg("out") = py::none(),
+           "Output slices [rows[0], rows[1]) of the outermost output dimension (H for 2-D, "
+           "D for 3-D) of the blocked execute, into an array holding only those slices.")
       .def_property_readonly("algorithm", &PyConv::algorithm)
       .def_property_readonly("kernel", &PyConv::kernel)
       .def_property_readonly("packed_bytes", &PyConv::packed_bytes)

@@ -728,3 +728,38 @@ def test_conv_transpose_blocked_bad_input(rng):
         assert not t.blocked_supported_ and not t.blocked_native_
         _raises(RuntimeError, r"conv_transpose2d: the blocked layout needs kernel == stride",
                 t.execute_blocked, xb)
+
+
+@pytest.mark.parametrize("case", [
+    # (C, spatial, OC, k, stride, padding)
+    (16, (13, 200), 32, 3, 1, 1),      # wide rows: edge pieces, in place
+    (32, (11, 9), 48, 3, 2, 1),        # narrow rows: padded copy, bands of rows
+    (16, (6, 7, 9), 16, 3, 1, 1),
+    (16, (9, 10), 16, 1, 1, 0),        # 1x1 (a GEMM over whole images when not banded)
+])
+def test_execute_blocked_rows_are_slices_of_execute_blocked(rng, case):
+    c, sp, oc, k, stride, padding = case
+    x = medkern.to_blocked(rng.standard_normal((2, c) + sp, dtype=np.float32))
+    w = rng.standard_normal((oc, c) + (k,) * len(sp), dtype=np.float32)
+    conv = ops.PackedConv(w, rng.standard_normal(oc, dtype=np.float32), stride=stride,
+                          padding=padding)
+    full = conv.execute_blocked(x)
+    res = rng.standard_normal(full.shape, dtype=np.float32)
+    want = conv.execute_blocked(x, post_ops=[("sum", res), "relu"])
+    outer = full.shape[2]
+    for r0, r1 in [(0, outer), (0, 1), (outer - 1, outer), (1, max(2, outer - 2))]:
+        band = conv.execute_blocked_rows(x, (r0, r1))
+        np.testing.assert_array_equal(band, full[:, :, r0:r1])
+        out = np.full(band.shape, np.nan, np.float32)
+        got = conv.execute_blocked_rows(
+            x, (r0, r1), post_ops=[("sum", np.ascontiguousarray(res[:, :, r0:r1])), "relu"],
+            out=out)
+        assert got is out
+        np.testing.assert_array_equal(out, want[:, :, r0:r1])
+    for bad in [(3, 3), (-1, 2), (0, outer + 1)]:
+        with pytest.raises(ValueError, match="output rows"):
+            conv.execute_blocked_rows(x, bad)
+    with pytest.raises(TypeError, match="rows"):
+        conv.execute_blocked_rows(x, 5)
+    with pytest.raises(ValueError, match="shape"):
+        conv.execute_blocked_rows(x, (0, 2), out=np.empty(full.shape, np.float32))

@@ -246,6 +246,40 @@ def test_vnet_and_mcnn_compile():
     _close(medkern.compile(tm, x)(x), _torch_out(tm, x))
 
 
+@pytest.mark.parametrize("band_bytes", [1, 40000])
+@pytest.mark.parametrize("nd", [2, 3])
+def test_conv_pool_fusion_by_bands(monkeypatch, nd, band_bytes):
+    # every conv output counts as large; bands of one pooling window, or of two with a
+    # shorter last band (2-D: 27 of the 29 rows in bands of 6)
+    from medkern.nn import compile as C
+    monkeypatch.setattr(C, "_FUSE_POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(C, "_BAND_BYTES", band_bytes)
+    torch.manual_seed(7)
+    conv, mp, ap = (tn.Conv2d, tn.MaxPool2d, tn.AvgPool2d) if nd == 2 else \
+        (tn.Conv3d, tn.MaxPool3d, tn.AvgPool3d)
+    tm = tn.Sequential(conv(3, 16, 3, padding=1), tn.ReLU(), conv(16, 32, 3, padding=1),
+                       tn.ReLU(), mp(3), conv(32, 16, 3, padding=1), ap(2)).eval()
+    x = _x((2, 3) + ((9, 10, 13) if nd == 3 else (29, 21)), 7)
+    want = _torch_out(tm, x)
+    fused = medkern.compile(tm, x)
+    apart = medkern.compile(tm, x, fuse_pool=False)
+    for c in (fused, apart):
+        _close(c(x), want)
+        _close(c(x), want)
+    kinds = [r["kind"] for r in fused.profile(x, print_table=False)]
+    assert sum("+max_pool (bands of" in k for k in kinds) == 1
+    assert sum("+avg_pool (bands of" in k for k in kinds) == 1
+    if nd == 2:
+        assert ("+max_pool (bands of 3)" if band_bytes == 1 else "+max_pool (bands of 6)") in \
+            " ".join(kinds)
+    assert len(fused.graph) == len(apart.graph) - 2
+    assert fused.memory()["arena_bytes"] < apart.memory()["arena_bytes"]
+    # a pool whose windows overlap, or a conv read twice, is left alone
+    tm2 = tn.Sequential(conv(3, 16, 3, padding=1), conv(16, 32, 3, padding=1),
+                        mp(3, stride=2)).eval()
+    assert len(medkern.compile(tm2, x).graph) == len(medkern.compile(tm2, x, fuse_pool=False).graph)
+
+
 def test_other_batch_sizes_and_torch_input(unet_pair):
     mk, tm = unet_pair
     c = medkern.compile(mk, _x((1, 1, 64, 64)))

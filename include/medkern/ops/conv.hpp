@@ -455,7 +455,37 @@ class ConvF32 {
       return kernels::conv::describe(d) + ",post=" + kernels::post_ops_str(chain) +
              ",threads=" + std::to_string(num_threads());
     });
-    run_direct_blocked(d, src, dst, chain, sums);
+    run_direct_blocked(d, src, dst, chain, sums, 0, -1);
+  }
+
+  /// execute_blocked for output slices [o0, o1) of the outermost output dimension only (OH
+  /// for 2-D, OD for 3-D): dst and the sums hold just those slices, (N, ceil(OC/16),
+  /// o1 - o0, OW, 16) or (N, ceil(OC/16), o1 - o0, OH, OW, 16). A consumer that reduces
+  /// the output band by band (a pool) then never holds the whole output. Needs
+  /// blocked_native().
+  void execute_blocked_rows(const TensorView& src, const TensorView& dst, i64 o0, i64 o1,
+                            const PostOps& post = {},
+                            std::span<const TensorView> sums = {}) const {
+    const ConvDesc d = blocked_problem(src);
+    std::vector<i64> want = blocked_shape_of(d);
+    const i64 outer = d.spatial == 3 ? d.out(0) : d.out(1);
+    if (o0 < 0 || o1 <= o0 || o1 > outer)
+      medkern::detail::throw_shape(op_, ": output rows [", o0, ", ", o1, ") must be a ",
+                                   "non-empty range within the ", outer, " output ",
+                                   d.spatial == 3 ? "depth slices" : "rows");
+    if (!blocked_native())
+      medkern::detail::throw_unsupported(op_, ": output rows need an algorithm that runs ",
+                                         "natively blocked (", algorithm(), " does not)");
+    want[2] = o1 - o0;
+    const PostOps chain = full_chain(post);
+    conv_detail::check_blocked_outputs(op_, src, dst, want, chain, sums);
+    if (d.N == 0) return;
+    VerboseScope vs("conv", impl_blocked_name_.c_str(), [&] {
+      return kernels::conv::describe(d) + ",rows=" + std::to_string(o0) + ":" +
+             std::to_string(o1) + ",post=" + kernels::post_ops_str(chain) +
+             ",threads=" + std::to_string(num_threads());
+    });
+    run_direct_blocked(d, src, dst, chain, sums, o0, o1);
   }
 
  private:
@@ -902,8 +932,11 @@ class ConvF32 {
   /// Single-pass reductions store straight into dst, multi-pass ones through the task's row
   /// buffer; the chain's tail runs on the stored rows (one contiguous run of pixels per
   /// task).
+  /// [o0, o1): the slices of the outermost output dimension to compute (o1 < 0: all); dst
+  /// and sums then hold only those.
   void run_direct_blocked(const ConvDesc& d, const TensorView& src, const TensorView& dst,
-                          const PostOps& chain, std::span<const TensorView> sums) const {
+                          const PostOps& chain, std::span<const TensorView> sums, i64 o0,
+                          i64 o1) const {
     namespace kc = kernels::conv;
     const i64 G = d.groups, ocg = d.ocg(), kv = d.kernel_volume();
     const i64 D = d.in[0], H = d.in[1], W = d.in[2];
@@ -920,10 +953,16 @@ class ConvF32 {
     const i64 S = kConvSegment;
     const i64 ngrp = i64(grp_.size());
     // 1x1, stride 1, no padding: each image is one row of D*H*W pixels (a GEMM).
-    const bool flat = kv == 1 && d.stride == std::array<i64, 3>{1, 1, 1} &&
+    const i64 outer = d.spatial == 3 ? d.out(0) : OH;
+    if (o1 < 0) o0 = 0, o1 = outer;
+    const bool banded = o0 > 0 || o1 < outer;
+    const bool flat = !banded && kv == 1 && d.stride == std::array<i64, 3>{1, 1, 1} &&
                       d.pad_before == std::array<i64, 3>{0, 0, 0} &&
                       d.pad_after == std::array<i64, 3>{0, 0, 0};
-    const i64 rows = flat ? 1 : d.out(0) * OH, RW = flat ? D * H * W : OW;
+    // Output rows [R0, R1) (a row: one (od, oh)) of the band.
+    const i64 per_outer = d.spatial == 3 ? OH : 1;
+    const i64 R0 = flat ? 0 : o0 * per_outer, R1 = flat ? 1 : o1 * per_outer;
+    const i64 rows = R1 - R0, RW = flat ? D * H * W : OW;
     // Row segments of equal size (up to kConvSegment pixels); in place, a segment reads
     // the input directly when the W taps of all its pixels lie inside it, a halo otherwise.
     struct Piece {
@@ -984,9 +1023,10 @@ class ConvF32 {
       const i64 tasks_per_band = d.N * G * ngrp;
       const i64 want = (4 * i64(num_threads()) + tasks_per_band - 1) / tasks_per_band;
       const i64 nb = std::min(rows, std::max((rows + S / OW - 1) / (S / OW), want));
-      for (i64 k = 0; k < nb; ++k) units.push_back({rows * k / nb, rows * (k + 1) / nb, 0, OW, false});
+      for (i64 k = 0; k < nb; ++k)
+        units.push_back({R0 + rows * k / nb, R0 + rows * (k + 1) / nb, 0, OW, false});
     } else {
-      for (i64 r = 0; r < rows; ++r)
+      for (i64 r = R0; r < R1; ++r)
         for (const Piece& p : pieces) units.push_back({r, r + 1, p.p0, p.p1, p.halo && !padded});
     }
     // Batch element offsets: into a halo window, or (uniform) from a pixel's first tap.
@@ -1034,7 +1074,7 @@ class ConvF32 {
         const i64 j = r % ngrp; r /= ngrp;
         const i64 g = r % G;
         const i64 n = r / G;
-        const i64 M = u.p1 - u.p0, pix0 = u.r0 * RW + u.p0, Mt = (u.r1 - u.r0) * M;
+        const i64 M = u.p1 - u.p0, pix0 = (u.r0 - R0) * RW + u.p0, Mt = (u.r1 - u.r0) * M;
         const float* img = reinterpret_cast<const float*>(xs + n * xsN) + g * icb_ * xsC;
         // The first tap of the unit's row `row`, pixel p0 (uniform units; in-place segments
         // keep the row in their offsets).

@@ -160,6 +160,10 @@ class Conv:
             return self._packed(x, post_ops=fused)
         return self._packed(x, post_ops=fused, out=out, out_channel_offset=offset)
 
+    def blocked_rows(self, xb: np.ndarray, rows, out: np.ndarray | None = None):
+        """Output slices [rows[0], rows[1]) of the outermost dimension of ``blocked``."""
+        return self._packed.execute_blocked_rows(xb, rows, post_ops=self.post_ops, out=out)
+
     def blocked(self, xb: np.ndarray, out: np.ndarray | None = None, offset: int = 0):
         """The blocked execute; post-ops that do not fit the kernel's chain raise."""
         if out is None:

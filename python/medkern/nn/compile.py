@@ -667,6 +667,54 @@ def _view_root(n: Node) -> Node:
     return _root(n)[0]
 
 
+_BAND_BYTES = 4 << 20       # conv output computed per band when a pool consumes it
+_FUSE_POOL_MIN_BYTES = 8 << 20
+
+
+def _pool_window(p: Node):
+    """A pool's kernel when its windows tile the input (stride == kernel, no padding or
+    dilation, floor mode), else None."""
+    a, nd = p.attrs, p.attrs["nd"]
+    k = K._ntuple(a["kernel_size"], nd)
+    st = k if a["stride"] is None or (not isinstance(a["stride"], int) and len(a["stride"]) == 0) \
+        else K._ntuple(a["stride"], nd)
+    if st != k or any(K._ntuple(a["padding"], nd)) or a["ceil_mode"] or \
+            any(d != 1 for d in K._ntuple(a.get("dilation", 1), nd)):
+        return None
+    return k
+
+
+def pass_fuse_conv_pool(nodes, outputs):
+    """A large blocked convolution output read only by a pool whose windows tile it (MCNN's
+    full-resolution branch: 64 x 1024 x 1280 -> max-pool 64) is computed band by band of
+    whole pooling windows into a scratch band and pooled from there: the full output (335 MB
+    there) is never held. The pool node takes the convolution's input; the convolution node
+    leaves the graph."""
+    cons, outs = _consumers(nodes, outputs)
+    gone = set()
+    for p in nodes:
+        if p.kind not in _POOLS or len(p.inputs) != 1:
+            continue
+        c = p.inputs[0]
+        if c.kind != "conv" or c.op is None or c.attrs["transpose"] or \
+                len(c.inputs) != 1 or c.alias is not None or id(c) in outs or \
+                len(cons[id(c)]) != 1 or c.nbytes < _FUSE_POOL_MIN_BYTES or \
+                not c.op.blocked_native:
+            continue
+        k = _pool_window(p)
+        if k is None or p.attrs["nd"] != len(c.shape) - 2:
+            continue
+        blocked = _blocked_shape(c.shape)
+        row_bytes = 4 * math.prod(blocked) // c.shape[2]   # a slice of the outermost dim
+        band = k[0] * max(1, _BAND_BYTES // (row_bytes * k[0]))
+        band = min(band, p.shape[2] * k[0])
+        p.attrs["band_conv"], p.attrs["band_rows"] = c, band
+        p.attrs["scratch_shape"] = blocked[:2] + (band,) + blocked[3:]
+        p.inputs = [c.inputs[0]]
+        gone.add(id(c))
+    return [n for n in nodes if id(n) not in gone]
+
+
 def pass_in_place(nodes, outputs):
     """Let an unfused element-wise node (a batch norm or activation that no convolution
     absorbed, e.g. the BN-ReLU after a DenseNet concat) overwrite its input when that input's
@@ -714,6 +762,10 @@ def plan_memory(nodes, outputs):
             if id(r) in end:
                 end[id(r)] = max(end[id(r)], index[id(n)])
     by_id = {id(n): n for n in nodes}
+    for i, n in enumerate(nodes):   # per-node scratch, live during that node only
+        if "scratch_shape" in n.attrs:
+            k = ("scratch", id(n))
+            start[k], end[k], size[k] = i, i, 4 * math.prod(n.attrs["scratch_shape"])
     roots = sorted((k for k in size if k not in out_roots), key=lambda k: -size[k])
     placed: list[tuple[int, int, int, int]] = []   # (offset, size, start, end)
     offsets = {}
@@ -728,7 +780,10 @@ def plan_memory(nodes, outputs):
         placed.append((off, sz, start[k], end[k]))
         offsets[k] = off
     arena = max((o + s for o, s, _, _ in placed), default=0)
-    return {by_id[k]: offsets[k] for k in offsets}, arena, {
+    for k in offsets:
+        if isinstance(k, tuple):
+            by_id[k[1]].attrs["scratch_offset"] = offsets[k]
+    return {by_id[k]: offsets[k] for k in offsets if not isinstance(k, tuple)}, arena, {
         "arena_bytes": arena,
         "output_bytes": sum(size[k] for k in size if k in out_roots),
         "unplanned_bytes": sum(size.values())}
@@ -738,6 +793,8 @@ def plan_memory(nodes, outputs):
 
 
 def _flops(n: Node, ins) -> float:
+    if "band_conv" in n.attrs:
+        n = n.attrs["band_conv"]
     if n.kind == "conv":
         a = n.attrs
         w = a["weight"]
@@ -767,6 +824,8 @@ class _Plan:
                               post_ops=post)
         if options["blocked_layout"]:
             pass_blocked_layout(nodes, outputs)
+            if options["fuse_pool"]:
+                nodes = self.nodes = pass_fuse_conv_pool(nodes, outputs)
         if options["plan_memory"]:
             if options["in_place"]:
                 pass_in_place(nodes, outputs)
@@ -820,9 +879,18 @@ class _Plan:
     def _conv_blocked(self, n: Node, ins, full, off):
         return _conv_blocked_exec(n, ins, full, off)
 
+    def _scratch(self, n: Node) -> np.ndarray:
+        shape = n.attrs["scratch_shape"]
+        off = n.attrs.get("scratch_offset")
+        if self.arena is None or off is None:
+            return _kept(n, "scratch", shape)
+        return np.ndarray(shape, np.float32, buffer=self.arena, offset=off)
+
     def _exec1(self, n: Node, ins, full, off):
         kind, a = n.kind, n.attrs
         c = n.shape[1] if len(n.shape) > 1 else 0
+        if "band_conv" in a:
+            return _conv_pool_exec(n, ins, full, off, self._scratch(n))
         if kind == "conv" and (n.layout == "blocked" or n.inputs[0].layout == "blocked"):
             return self._conv_blocked(n, ins, full, off)
         if kind == "cat" and n.layout == "blocked":
@@ -943,6 +1011,37 @@ def _conv_blocked_exec(n: Node, ins, full, off):
         return _layout.from_blocked(tmp, c, lay, out=full)
     dst = full[:, off:off + c]
     dst[...] = _layout.from_blocked(tmp, c, lay)
+    return dst
+
+
+def _conv_pool_exec(n: Node, ins, full, off, scratch):
+    """A pool fused with the convolution it reads (pass_fuse_conv_pool): per band of
+    `band_rows` output slices, the convolution into the scratch band, then the pool of the
+    band into its slices of the pooled output."""
+    a, c = n.attrs, n.shape[1]
+    conv, band = a["band_conv"], a["band_rows"]
+    k = _pool_window(n)
+    x = _blocked_value(conv.inputs[0], ins[0], conv, "input")
+    yb = _block_slice(full, off, c) if n.layout == "blocked" and full is not None else \
+        _kept(n, "output", _blocked_shape(n.shape))
+    rows = n.shape[2] * k[0]
+    for r0 in range(0, rows, band):
+        r1 = min(rows, r0 + band)
+        t = scratch if r1 - r0 == band else np.ndarray(
+            scratch.shape[:2] + (r1 - r0,) + scratch.shape[3:], np.float32, buffer=scratch)
+        conv.op.blocked_rows(x, (r0, r1), t)
+        dst = yb[:, :, r0 // k[0]:r1 // k[0]]
+        if n.kind == "max_pool":
+            K.max_pool_blocked(t, k, k, 0, 1, False, dst)
+        else:
+            K.avg_pool_blocked(t, k, k, 0, False, True, a["divisor_override"], dst)
+    if n.layout == "blocked":
+        return yb
+    lay = "ncdhw" if len(n.shape) == 5 else "nchw"
+    if full is None or full.shape[1] == c:
+        return _layout.from_blocked(yb, c, lay, out=full)
+    dst = full[:, off:off + c]
+    dst[...] = _layout.from_blocked(yb, c, lay)
     return dst
 
 
@@ -1090,6 +1189,8 @@ class CompiledModel:
             elif n.kind == "eltwise":
                 it = n.attrs["item"]
                 kind = "eltwise:" + (it if isinstance(it, str) else it[0])
+            elif "band_conv" in n.attrs:
+                kind = f"conv{n.attrs['nd']}d+{n.kind} (bands of {n.attrs['band_rows']})"
             elif n.kind in _POOLS and n.inputs[0].layout == "blocked":
                 kind += " [b->" + ("b" if n.layout == "blocked" else "p") + "]"
             elif n.kind == "cat" and n.alias is None:
@@ -1128,7 +1229,8 @@ def format_profile(rows) -> str:
 
 def compile(model, example_input, *, fold_batch_norm: bool = True, fuse_eltwise: bool = True,
             fuse_sum: bool = True, eliminate_concat: bool = True, blocked_layout: bool = True,
-            plan_memory: bool = True, in_place: bool = True) -> CompiledModel:
+            plan_memory: bool = True, in_place: bool = True,
+            fuse_pool: bool = True) -> CompiledModel:
     """Compile a medkern module or a ``torch.nn.Module`` for inference on CPU.
 
     Parameters
@@ -1145,6 +1247,9 @@ def compile(model, example_input, *, fold_batch_norm: bool = True, fuse_eltwise:
     in_place : bool
         With ``plan_memory``: an element-wise node that no convolution absorbed overwrites
         its input when nothing reads that input afterwards.
+    fuse_pool : bool
+        With ``blocked_layout``: a large convolution output read only by a pool whose windows
+        tile it is computed and pooled band by band, never held whole.
 
     Returns
     -------
@@ -1172,5 +1277,6 @@ def compile(model, example_input, *, fold_batch_norm: bool = True, fuse_eltwise:
                             f"torch.nn.Module, got {type(model).__name__} (from {mod})")
     options = dict(fold_batch_norm=fold_batch_norm, fuse_eltwise=fuse_eltwise,
                    fuse_sum=fuse_sum, eliminate_concat=eliminate_concat,
-                   blocked_layout=blocked_layout, plan_memory=plan_memory, in_place=in_place)
+                   blocked_layout=blocked_layout, plan_memory=plan_memory, in_place=in_place,
+                   fuse_pool=fuse_pool)
     return CompiledModel(model, example_input, options)

@@ -263,6 +263,32 @@ class PackedConv:
         return self._impl.execute_blocked(x, _post_ops(post_ops, self._oc, self._op, out), out,
                                           int(out_channel_offset))
 
+    def execute_blocked_rows(self, x, rows, post_ops: Sequence[Any] | None = None,
+                             out: np.ndarray | None = None) -> np.ndarray:
+        """Output slices ``[rows[0], rows[1])`` of the outermost output dimension (OH for
+        2-D, OD for 3-D) of :meth:`execute_blocked`: the result holds only those slices,
+        (N, ceil(out_channels/16), rows[1] - rows[0], [OH,] OW, 16). A consumer that reduces
+        the output band by band (a pool) never holds the whole output. Needs
+        ``blocked_native_``; a ``("sum", t)`` tensor holds the same slices.
+
+        >>> import numpy as np, medkern
+        >>> x = medkern.to_blocked(np.random.rand(1, 16, 12, 10).astype(np.float32))
+        >>> conv = medkern.ops.PackedConv(np.random.rand(32, 16, 3, 3).astype(np.float32),
+        ...                               padding=1)
+        >>> band = conv.execute_blocked_rows(x, (4, 8))
+        >>> np.array_equal(band, conv.execute_blocked(x)[:, :, 4:8])
+        True
+        """
+        x = _array(x, "input", self._op, self._spatial + 3)
+        _check_out(out, 0, self._op)
+        try:
+            r0, r1 = (int(r) for r in rows)
+        except (TypeError, ValueError):
+            raise TypeError(f"{self._op}: rows must be a pair of ints (first, end), got "
+                            f"{rows!r}") from None
+        return self._impl.execute_blocked_rows(x, (r0, r1),
+                                               _post_ops(post_ops, self._oc, self._op, out), out)
+
     @property
     def blocked_native_(self) -> bool:
         """Whether ``execute_blocked`` runs without reorders."""
