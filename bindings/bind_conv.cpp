@@ -240,6 +240,7 @@ class PyConv {
   std::string kernel() const { return conv_->kernel(); }
   std::int64_t packed_bytes() const { return conv_->packed_bytes(); }
   bool blocked_native() const { return conv_->blocked_native(); }
+  bool planar_blocked() const { return conv_->planar_blocked(); }
 
  private:
   const char* op_ = "conv2d";
@@ -341,7 +342,8 @@ void bind_conv(py::module_& m) {
       .def_property_readonly("algorithm", &PyConv::algorithm)
       .def_property_readonly("kernel", &PyConv::kernel)
       .def_property_readonly("packed_bytes", &PyConv::packed_bytes)
-      .def_property_readonly("blocked_native", &PyConv::blocked_native);
+      .def_property_readonly("blocked_native", &PyConv::blocked_native)
+      .def_property_readonly("planar_blocked", &PyConv::planar_blocked);
 
   py::class_<PyConvTranspose>(m, "ConvTransposeF32")
       .def(py::init<const py::array&, std::optional<py::array>, int, const Dims&, const Dims&,

@@ -622,7 +622,11 @@ def test_execute_blocked_bad_input(rng):
     head = ops.PackedConv(np.ones((2, 32, 1, 1), np.float32))
     assert head.algorithm_ == "im2col_gemm" and head.blocked_native_
     _raises(ValueError, r"conv2d: input must be 5-D", conv.execute_blocked,
-            np.ones((1, 17, 5, 6), np.float32))
+            np.ones((17, 5, 6), np.float32))
+    # a planar input is reordered (not a first layer: no in-place planar path)
+    assert not conv.planar_blocked_
+    np.testing.assert_array_equal(conv.execute_blocked(np.ones((1, 17, 5, 6), np.float32)),
+                                  conv.execute_blocked(xb))
     _raises(ValueError, r"has 2 blocks of 16, got 1", conv.execute_blocked,
             np.ones((1, 1, 5, 6, 16), np.float32))
     _raises(ValueError, r"blocked input must be f32", conv.execute_blocked,
@@ -763,3 +767,39 @@ def test_execute_blocked_rows_are_slices_of_execute_blocked(rng, case):
         conv.execute_blocked_rows(x, 5)
     with pytest.raises(ValueError, match="shape"):
         conv.execute_blocked_rows(x, (0, 2), out=np.empty(full.shape, np.float32))
+
+
+@pytest.mark.parametrize("case", [
+    # (C, spatial, OC, k, stride, padding): first layers read a planar input in place
+    (1, (37, 200), 32, 3, 1, 1),
+    (3, (21, 19), 48, 3, (2, 1), 1),
+    (2, (5, 9, 12), 32, 5, 1, (2, 1, 3)),
+    (1, (6, 7, 9), 64, 3, 1, 0),
+])
+def test_first_layer_blocked_reads_planar_input(rng, case):
+    c, sp, oc, k, stride, padding = case
+    x = rng.standard_normal((2, c) + sp, dtype=np.float32)
+    w = rng.standard_normal((oc, c) + (k,) * len(sp), dtype=np.float32)
+    b = rng.standard_normal(oc, dtype=np.float32)
+    conv = ops.PackedConv(w, b, stride=stride, padding=padding)
+    assert conv.planar_blocked_ and conv.blocked_native_
+    ref = _torch_conv(len(sp), x, w, b, stride=stride, padding=padding)
+    res = rng.standard_normal(ref.shape, dtype=np.float32)
+    post = [("sum", medkern.to_blocked(res), 0.5), "relu"]
+    want = np.maximum(ref + 0.5 * res, 0)
+    xs = x[:, :, ::-1][:, :, ::-1]            # a strided view: copied, never modified
+    before = x.copy()
+    for src in (x, medkern.to_blocked(x), np.ascontiguousarray(xs)):
+        got = conv.execute_blocked(src, post_ops=post)
+        _close(medkern.from_blocked(got, oc), want, c * k ** len(sp))
+    np.testing.assert_array_equal(x, before)
+    # into a block slice of a larger buffer, as a concat producer
+    cb = (oc + 15) // 16
+    big = np.full((2, cb + 1) + ref.shape[2:] + (16,), 3.0, np.float32)
+    conv.execute_blocked(x, out=big, out_channel_offset=16)
+    assert (big[:, 0] == 3).all()
+    _close(medkern.from_blocked(np.ascontiguousarray(big[:, 1:]), oc), ref, c * k ** len(sp))
+    # a single output block keeps the planar kernel and reorders
+    one = ops.PackedConv(w[:16], b[:16], stride=stride, padding=padding)
+    assert not one.planar_blocked_
+    _close(medkern.from_blocked(one.execute_blocked(x), 16), ref[:, :16], c * k ** len(sp))

@@ -346,6 +346,29 @@ inline void check_blocked_outputs(const char* op, const TensorView& src, const T
     medkern::detail::throw_shape(op, ": the output must not overlap the input");
 }
 
+/// Whether the chain maps 0 to 0 on a padding lane (per-channel data and residuals are
+/// zero there): then the kernel's stores leave padding lanes zero by themselves.
+inline bool preserves_zero(const PostOps& chain) {
+  using kernels::Eltwise;
+  for (const kernels::PostOp& op : chain) {
+    if (op.kind != kernels::PostOpKind::eltwise) continue;
+    switch (op.alg) {
+      case Eltwise::relu: case Eltwise::leaky_relu: case Eltwise::elu: case Eltwise::tanh:
+      case Eltwise::gelu_erf: case Eltwise::gelu_tanh: case Eltwise::hardswish:
+        break;
+      case Eltwise::clip:
+        if (op.alpha > 0.f || op.beta < 0.f) return false;
+        break;
+      case Eltwise::linear:
+        if (op.beta != 0.f) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace conv_detail
 
 /// FP32 forward convolution with weights packed once for the chosen algorithm.
@@ -420,8 +443,15 @@ class ConvF32 {
 
   /// (N, ceil(OC/16), [OD,] OH, OW, 16) for a blocked input (N, ceil(IC/16), [D,] H, W, 16).
   std::vector<i64> blocked_output_shape(const TensorView& src) const {
+    if (src.rank == 2 + d_.spatial && planar_blocked()) return blocked_shape_of(problem(src));
     return blocked_shape_of(blocked_problem(src));
   }
+
+  /// Whether execute_blocked also takes a planar src (N, IC, [D,] H, W) and runs on it
+  /// without reorders: first layers (the planar algorithm, >= 2 output blocks), whose few
+  /// planar channels the direct kernel reads in place (a 1-channel input blocked is 16x
+  /// its size).
+  bool planar_blocked() const noexcept { return planar_ && blocked_direct_; }
 
   /// Whether execute_blocked runs without reorders (direct, gemm_1x1, and im2col_gemm for few
   /// outputs of whole input blocks; the planar, other im2col_gemm and depthwise cases reorder
@@ -442,6 +472,23 @@ class ConvF32 {
   /// overlapping dst. See the file comment for how each algorithm runs.
   void execute_blocked(const TensorView& src, const TensorView& dst, const PostOps& post = {},
                        std::span<const TensorView> sums = {}) const {
+    if (src.rank == 2 + d_.spatial) {  // a planar input (first layers, see planar_blocked)
+      if (!planar_blocked())
+        medkern::detail::throw_unsupported(
+            op_, ": a planar input ", src.shape_str(), " to execute_blocked needs a first ",
+            "layer (at most 8 input channels per group, groups 1, 16 or more outputs, the ",
+            "planar algorithm): reorder it to the blocked layout first");
+      const ConvDesc d = problem(src);
+      const PostOps chain = full_chain(post);
+      conv_detail::check_blocked_outputs(op_, src, dst, blocked_shape_of(d), chain, sums);
+      if (d.N == 0) return;
+      VerboseScope vs("conv", impl_blocked_name_.c_str(), [&] {
+        return kernels::conv::describe(d) + ",planar_src,post=" + kernels::post_ops_str(chain) +
+               ",threads=" + std::to_string(num_threads());
+      });
+      run_direct_blocked(d, src, dst, chain, sums, 0, -1, /*planar_src=*/true);
+      return;
+    }
     const ConvDesc d = blocked_problem(src);
     const std::vector<i64> want = blocked_shape_of(d);
     const PostOps chain = full_chain(post);
@@ -610,6 +657,14 @@ class ConvF32 {
     blocked_direct_ = a == ConvAlgorithm::im2col_gemm && forced == ConvAlgorithm::automatic &&
                       d_.groups == 1 && row->isa != Isa::ref &&
                       double(up(icg)) <= 1.3 * double(icg);
+    // First layers (the planar kernel): on blocked tensors the direct kernel reduces over
+    // only the icg real channels of the one input block (DirectArgs::kc), so nothing is
+    // wasted on the zero lanes; through reorders the 32-channel output alone was copied
+    // twice (a 1 -> 32 3x3 at 512x512: 0.29x oneDNN).
+    // With one output block the tile is 28 pixels x 1 block and its broadcasts outnumber
+    // its FMAs: the planar kernel and reorders win (1 -> 16 5x5x5: 85 against 59 GFLOP/s).
+    if (planar_ && ocg > 16) blocked_direct_ = true;
+    kc_ = planar_ ? int(icg) : 16;
     algo_ = a;
     kernel_ = a == ConvAlgorithm::im2col_gemm ? gemm_row_->name
               : a == ConvAlgorithm::depthwise ? dw_row_->name
@@ -637,7 +692,7 @@ class ConvF32 {
       return;
     }
     if (algo_ == ConvAlgorithm::im2col_gemm || planar_) {
-      wei_.allocate(d_.OC * icg * kv);
+      wei_.allocate(d_.OC * icg * kv);  // planar order (planar kernel, im2col GEMM)
       std::memcpy(wei_.data(), w, std::size_t(wei_.size()) * sizeof(float));
       if (blocked_direct_) pack_direct(w, wei_blk_);
       return;
@@ -741,6 +796,34 @@ class ConvF32 {
       }
     });
     return xb;
+  }
+
+  /// A zero-padded planar copy (N, IC, Dp, Hp, Wp) of a planar input, in the calling
+  /// thread's kept scratch (or `local` beyond it): first layers read it in place.
+  float* padded_planar_input(const ConvDesc& d, const TensorView& src,
+                             AlignedBuffer<float>& local) const {
+    const conv_detail::Planar s = conv_detail::planar_of(src);
+    const i64 Dp = d.padded(0), Hp = d.padded(1), Wp = d.padded(2), W = d.in[2];
+    const i64 pd = d.pad_before[0], ph = d.pad_before[1], pw = d.pad_before[2];
+    const i64 rows = medkern::detail::checked_mul(d.N * d.IC, Dp * Hp, op_);
+    float* const xq = conv_detail::thread_scratch<4>(
+        medkern::detail::checked_mul(rows, Wp, op_), local);
+    parallel_for_1d(rows, std::max<i64>(1, 16384 / (Wp * 4)), [&](i64 r0, i64 r1) {
+      for (i64 r = r0; r < r1; ++r) {
+        float* out = xq + r * Wp;
+        const i64 hp = r % Hp, dp = (r / Hp) % Dp, c = (r / (Hp * Dp)) % d.IC,
+                  n = r / (Hp * Dp * d.IC);
+        const i64 id = dp - pd, ih = hp - ph;
+        std::fill(out, out + Wp, 0.f);
+        if (id < 0 || id >= d.in[0] || ih < 0 || ih >= d.in[1]) continue;
+        const char* in = s.base + n * s.n + c * s.c + id * s.d + ih * s.h;
+        if (s.w == i64(sizeof(float)))
+          std::memcpy(out + pw, in, std::size_t(W) * sizeof(float));
+        else
+          for (i64 w = 0; w < W; ++w) std::memcpy(out + pw + w, in + w * s.w, sizeof(float));
+      }
+    });
+    return xq;
   }
 
   /// padded_input from a planar source: G groups of `icbg` blocks covering `icg` channels.
@@ -934,9 +1017,11 @@ class ConvF32 {
   /// task).
   /// [o0, o1): the slices of the outermost output dimension to compute (o1 < 0: all); dst
   /// and sums then hold only those.
+  /// `planar_src`: src is planar (N, IC, [D,] H, W) with IC <= 8 (a first layer): a
+  /// zero-padded planar copy is read in place, kc = IC channels a plane apart.
   void run_direct_blocked(const ConvDesc& d, const TensorView& src, const TensorView& dst,
                           const PostOps& chain, std::span<const TensorView> sums, i64 o0,
-                          i64 o1) const {
+                          i64 o1, bool planar_src = false) const {
     namespace kc = kernels::conv;
     const i64 G = d.groups, ocg = d.ocg(), kv = d.kernel_volume();
     const i64 D = d.in[0], H = d.in[1], W = d.in[2];
@@ -956,7 +1041,8 @@ class ConvF32 {
     const i64 outer = d.spatial == 3 ? d.out(0) : OH;
     if (o1 < 0) o0 = 0, o1 = outer;
     const bool banded = o0 > 0 || o1 < outer;
-    const bool flat = !banded && kv == 1 && d.stride == std::array<i64, 3>{1, 1, 1} &&
+    const bool flat = !banded && !planar_src && kv == 1 &&
+                      d.stride == std::array<i64, 3>{1, 1, 1} &&
                       d.pad_before == std::array<i64, 3>{0, 0, 0} &&
                       d.pad_after == std::array<i64, 3>{0, 0, 0};
     // Output rows [R0, R1) (a row: one (od, oh)) of the band.
@@ -997,14 +1083,16 @@ class ConvF32 {
       if (p.halo) Wh = std::max(Wh, (p.p1 - p.p0 - 1) * sw + d.extent(2));
     const i64 halo_f = icb_ * KD * KH * Wh * 16;
     const i64 ICB = G * icb_;
-    const i64 plane_p = d.padded(0) * Hp * Wp * 16;  // floats per block of the padded copy
+    const i64 px = planar_src ? 1 : 16;  // floats per pixel of a channel block
+    const i64 plane_p = d.padded(0) * Hp * Wp * px;  // floats per block of the padded copy
     const double padded_f = double(d.N) * double(ICB) * double(plane_p);
     const double halo_traffic = double(d.N * G * ngrp * rows * halo_pieces) * double(halo_f);
     const bool narrow = !flat && 2 * OW <= S;
     // The halos copy from cache and the padded copy streams the whole input through memory
     // once more: a halo float is taken to cost a quarter of a padded one.
-    const bool padded = !flat && halo_pieces > 0 && (narrow || 4 * padded_f < halo_traffic) &&
-                        padded_f <= double(conv_detail::kKeptScratch);
+    const bool padded = planar_src ||
+                        (!flat && halo_pieces > 0 && (narrow || 4 * padded_f < halo_traffic) &&
+                         padded_f <= double(conv_detail::kKeptScratch));
     // Uniform addressing: every tap of every pixel in bounds (the padded copy, or an input
     // without padding), so rows differ only by their first tap: a unit may span rows, and
     // the batch offsets are shared. Source dims (Hs, Ws) and floats per channel block.
@@ -1035,13 +1123,14 @@ class ConvF32 {
       const i64 icb = b / kv, k = b % kv;
       const i64 kd = k / (KH * KW), kh = (k / KW) % KH, kw = k % KW;
       off_h[std::size_t(b)] = ((icb * KD + kd) * KH + kh) * Wh * 16 + kw * dw * 16;
-      off_u[std::size_t(b)] = icb * blk_s + (kd * dd * Hs + kh * dh) * Ws * 16 + kw * dw * 16;
+      off_u[std::size_t(b)] = icb * blk_s + (kd * dd * Hs + kh * dh) * Ws * px + kw * dw * px;
     }
     AlignedBuffer<float> xp_local;
     // The padded copy of the blocked input (rows copied as they are).
     const float* const xp =
-        !padded ? nullptr
-                : padded_input(d, ICB, xp_local, [&](i64 n, i64 cb, i64 id, i64 ih, float* out) {
+        planar_src ? padded_planar_input(d, src, xp_local)
+        : !padded  ? nullptr
+                   : padded_input(d, ICB, xp_local, [&](i64 n, i64 cb, i64 id, i64 ih, float* out) {
                     std::memcpy(out, reinterpret_cast<const float*>(xs + n * xsN) + cb * xsC +
                                          (id * H + ih) * W * 16,
                                 std::size_t(W * 16) * sizeof(float));
@@ -1056,6 +1145,15 @@ class ConvF32 {
     const i64 nu = i64(units.size());
     const i64 items = d.N * G * ngrp * nu;
     const i64 per_group = ocb_ * 16 * batch_ * 16;
+    // Memory-bound convolutions (a short reduction: first layers, few-channel 1x1) with an
+    // output far larger than the caches store it non-temporally: no read of each output
+    // line before it is written. Not when the chain's tail re-reads the stored rows or
+    // padding lanes need clearing afterwards.
+    const bool zero_lanes = ocg % 16 == 0 || conv_detail::preserves_zero(chain);
+    const bool stream =
+        tail.count == 0 && zero_lanes && batch_ * kc_ <= 64 &&
+        double(d.N) * double(G * ocb_) * double(rows * RW) * 64.0 > double(kStreamBytes) &&
+        reinterpret_cast<std::uintptr_t>(ys) % 64 == 0 && ysN % 64 == 0 && ysC % 16 == 0;
     const kc::DirectRow& krow = *direct_row_;
     const float* const wei = blocked_direct_ ? wei_blk_.data() : wei_.data();
     parallel_for_1d(items, 1, [&](i64 t0, i64 t1) {
@@ -1066,8 +1164,10 @@ class ConvF32 {
       std::vector<i64> off(static_cast<std::size_t>(batch_));
       alignas(64) float tmp[kc::kMaxNv * kConvSegment * 16];
       kc::DirectArgs a;
-      a.lda = 16 * sw;
+      a.lda = px * sw;
       a.dst_pix = 16;
+      a.kc = kc_;
+      a.ldk = planar_src ? plane_p * i64(sizeof(float)) : i64(sizeof(float));
       for (i64 t = t0; t < t1; ++t) {
         i64 r = t;
         const Unit& u = units[std::size_t(r % nu)]; r /= nu;
@@ -1081,8 +1181,8 @@ class ConvF32 {
         const auto row_src = [&](i64 row) -> const float* {
           const i64 od = row / OH, oh = row % OH;
           if (uniform)
-            return (padded ? xp + (n * ICB + g * icb_) * plane_p : img) +
-                   ((od * sd * Hs + oh * sh) * Ws + u.p0 * sw) * 16;
+            return (padded ? xp + (n * (planar_src ? d.IC : ICB) + g * icb_) * plane_p : img) +
+                   ((od * sd * Hs + oh * sh) * Ws + u.p0 * sw) * px;
           return img + (u.p0 * sw - pw) * 16;
         };
         if (uniform) {
@@ -1150,6 +1250,7 @@ class ConvF32 {
             a.src = row == u.r0 ? src0 : row_src(row);
             a.dst = (to_dst ? out : tmp) + (row - u.r0) * M * 16;
             a.acc = to_dst && b0 > 0 ? tmp + (row - u.r0) * M * 16 : nullptr;
+            a.stream = stream && to_dst;
             krow.run(a, M, b0, b1, b0 == 0, to_dst);
           }
         }
@@ -1166,7 +1267,7 @@ class ConvF32 {
             post_row_->blocked(rp, (g * ocb_ + blk) * 16, o, Mt);
           }
           const i64 nc = std::min<i64>(16, ocg - blk * 16);
-          if (nc < 16)  // padding lanes stay zero whatever the chain maps zero to
+          if (nc < 16 && !(zero_lanes && tail.count == 0))  // padding lanes stay zero whatever the chain maps zero to
             for (i64 m = 0; m < Mt; ++m) std::fill(o + m * 16 + nc, o + m * 16 + 16, 0.f);
         }
       }
@@ -1404,6 +1505,8 @@ class ConvF32 {
   /// execute_blocked runs the direct kernel although execute does not (see choose()); its
   /// packed weights are wei_blk_.
   bool blocked_direct_ = false;
+  /// Input channels per block the direct kernel reduces over (icg for first layers).
+  int kc_ = 16;
   AlignedBuffer<float> wei_blk_;
   i64 icb_ = 0, ocb_ = 0, batch_ = 0;
   std::vector<Group> grp_;

@@ -9,7 +9,9 @@ Peers, all without bias or post-ops, weights packed outside the timed region for
   preallocated output, so its time includes the reorders to and from its channel-blocked
   layout; the comparison with torch uses this time;
 - medkern blocked: ``PackedConv.execute_blocked`` on nC[D]hw16c arrays (input reordered
-  before timing, as for oneDNN): the comparison with oneDNN uses this time;
+  before timing, as for oneDNN; first layers, ``planar_blocked_``, take the planar input
+  they read in place, as oneDNN picks the plain layout for so few channels): the
+  comparison with oneDNN uses this time;
 - oneDNN: forward-inference convolution, algorithm ``auto``, on the layouts it chooses
   (blocked), input/weights reordered before timing;
 - torch: ``torch.nn.functional.conv2d`` / ``conv3d`` on NC[D]HW tensors.
@@ -157,7 +159,9 @@ def run_layer(layer: Layer, dnnl, torch, *, min_time: float, rounds: int,
     out = np.empty((layer.N, layer.OC, *layer.out), np.float32)
     conv = medkern.ops.PackedConv(w, None, stride=layer.s, padding=layer.p)
     layer.medkern_algo = conv.algorithm_
-    xb = medkern.to_blocked(x)
+    # The blocked run's input: blocked, or planar for first layers that read it in place
+    # (oneDNN's format `any` also picks the plain layout for so few input channels).
+    xb = x if conv.planar_blocked_ else medkern.to_blocked(x)
     outb = np.empty((layer.N, (layer.OC + 15) // 16, *layer.out, 16), np.float32)
     fns = {"medkern": lambda: conv(x, out=out),
            "medkern_blocked": lambda: conv.execute_blocked(xb, out=outb)}

@@ -129,6 +129,8 @@ class Conv:
                                            self.dilation, self.groups)
         #: whether ``blocked`` runs on blocked tensors without reorders
         self.blocked_native = self._packed.blocked_native_
+        #: whether ``blocked`` also reads a planar input in place (first layers)
+        self.planar_blocked = not transpose and self._packed.planar_blocked_
 
     def _split(self, run):
         """(fused, rest) of the chain: all of it unless the kernel's chain is too short."""

@@ -998,7 +998,8 @@ def _conv_blocked_exec(n: Node, ins, full, off):
     a, c = n.attrs, n.shape[1]
     n.op.post_ops = [("sum", _blocked_value(n.inputs[it[1]], ins[it[1]], n, f"sum{it[1]}"))
                      if isinstance(it, tuple) and it[0] == "sum" else it for it in a["post_ops"]]
-    x = _blocked_value(n.inputs[0], ins[0], n, "input")
+    x = ins[0] if n.inputs[0].layout != "blocked" and n.op.planar_blocked else \
+        _blocked_value(n.inputs[0], ins[0], n, "input")
     if n.layout == "blocked":
         n.op.blocked(x, full, off)
         return _block_slice(full, off, c)

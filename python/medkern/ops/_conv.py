@@ -257,11 +257,26 @@ class PackedConv:
         multiple of 16. The direct and gemm_1x1 algorithms and im2col_gemm for few outputs of
         whole input blocks run on the blocked tensors (``blocked_native_``); the others
         reorder to planar temporaries.
+
+        ``x`` may also be planar (N, C, [D,] H, W): first layers (``planar_blocked_``) read
+        their few planar channels in place (a 1-channel input blocked is 16x its size);
+        other convolutions reorder it to the blocked layout first.
         """
-        x = _array(x, "input", self._op, self._spatial + 3)
+        if isinstance(x, np.ndarray) and x.ndim == self._spatial + 2:
+            x = _array(x, "input", self._op, self._spatial + 2)
+            if not self._impl.planar_blocked:
+                from .._layout import to_blocked
+                x = to_blocked(x, "ncdhw" if x.ndim == 5 else "nchw")
+        else:
+            x = _array(x, "input", self._op, self._spatial + 3)
         _check_out(out, out_channel_offset, self._op)
         return self._impl.execute_blocked(x, _post_ops(post_ops, self._oc, self._op, out), out,
                                           int(out_channel_offset))
+
+    @property
+    def planar_blocked_(self) -> bool:
+        """Whether ``execute_blocked`` reads a planar input in place (first layers)."""
+        return self._impl.planar_blocked
 
     def execute_blocked_rows(self, x, rows, post_ops: Sequence[Any] | None = None,
                              out: np.ndarray | None = None) -> np.ndarray:

@@ -45,8 +45,10 @@ void tile(const DirectArgs& a, i64 m0, i64 b0, i64 b1, bool first, bool last) no
   constexpr int kGroups = (MR + 3) / 4;
   const i64 L = a.lda * i64(sizeof(float)), L3 = 3 * L;
   const float* src = a.src + m0 * a.lda;
-  const float* MEDKERN_RESTRICT w = a.wei + b0 * 256 * NV;
+  const int kc = a.kc;
+  const i64 ldk = a.ldk;
   for (i64 b = b0; b < b1; ++b) {
+    const float* MEDKERN_RESTRICT w = a.wei + b * 256 * NV;
     const char* base[kGroups];
 #pragma GCC unroll 7
     for (int g = 0; g < kGroups; ++g)
@@ -55,7 +57,7 @@ void tile(const DirectArgs& a, i64 m0, i64 b0, i64 b1, bool first, bool last) no
     // accumulators spill (conv 64->64 3x3 on 1x64x128x128, 2 threads: 45% -> ~55-70% of
     // the measured peak; not yet in BENCHMARKS.md).
 #pragma GCC unroll 1
-    for (int k = 0; k < 16; ++k) {
+    for (int k = 0; k < kc; ++k) {
       __m512 bv[NV];
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) bv[j] = _mm512_load_ps(w + j * 16);
@@ -68,7 +70,7 @@ void tile(const DirectArgs& a, i64 m0, i64 b0, i64 b1, bool first, bool last) no
         for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
       }
 #pragma GCC unroll 7
-      for (int g = 0; g < kGroups; ++g) base[g] += sizeof(float);
+      for (int g = 0; g < kGroups; ++g) base[g] += ldk;
       w += 16 * NV;
     }
   }
@@ -80,7 +82,10 @@ void tile(const DirectArgs& a, i64 m0, i64 b0, i64 b1, bool first, bool last) no
     for (int j = 0; j < NV; ++j) {
       __m512 v = acc[i][j];
       if (has_post) v = kernels::avx512::apply_post_ops(a.post, v, 16 * j);
-      _mm512_storeu_ps(c + j * cb + i * cp, v);
+      if (last && a.stream)
+        _mm512_stream_ps(c + j * cb + i * cp, v);  // 64-byte aligned: checked by the caller
+      else
+        _mm512_storeu_ps(c + j * cb + i * cp, v);
     }
 }
 
@@ -138,6 +143,7 @@ struct impl<isa::avx512_t> {
       const TileFn small_tile = pick(a.nv, int(small));
       for (; m0 < M; m0 += small) small_tile(a, m0, b0, b1, first, last);
     }
+    if (last && a.stream) _mm_sfence();  // order the non-temporal stores before the join
   }
 
   static void to_blocked(const char* src, i64 cs, i64 ws, int nc, i64 W, float* dst) noexcept {

@@ -11,8 +11,9 @@
 // and bf16 bf16 -> f32 slot in as more kernels, with the same desc).
 //
 // The direct kernel (DirectArgs) computes a row of output pixels on the channel-blocked
-// layout: C[m][oc] (+)= sum_b sum_{k<16} A_b[m][k] * B_b[k][oc], a BRGEMM whose A_b rows are
-// output pixels of one input-channel block (16 floats at src + a_off[b] + m*lda), whose B_b
+// layout: C[m][oc] (+)= sum_b sum_{k<kc} A_b[m][k] * B_b[k][oc], a BRGEMM whose A_b rows are
+// output pixels of one input-channel block (16 floats at src + a_off[b] + m*lda, or kc
+// planar channels ldk bytes apart for a first layer), whose B_b
 // is a packed 16 x (16*nv) weight panel, and whose C columns are nv blocks of 16 output
 // channels stored dst_block floats apart (nChw16c: the row of each output-channel block).
 #pragma once
@@ -103,6 +104,15 @@ struct DirectArgs {
   const float* acc = nullptr;
   i64 acc_block = 0;
   int nv = 1;                  ///< output-channel blocks, 1..kMaxNv
+  /// Input channels per batch element that carry data, 1..16: a block of fewer real
+  /// channels (a first layer) runs only those rows of its weight panel.
+  int kc = 16;
+  /// Bytes between consecutive input channels of a pixel in src: 4 on blocked layouts, a
+  /// plane for a planar source (first layers read their few planar channels in place).
+  i64 ldk = 4;
+  /// Non-temporal stores of the final result (when `last`): outputs much larger than the
+  /// caches that a memory-bound convolution would otherwise read before writing.
+  bool stream = false;
   PostOps post;                ///< per-channel data indexed 0..16*nv-1 (padded with zeros)
 };
 

@@ -80,9 +80,13 @@ struct impl<isa::ref_t> {
             a.acc != nullptr ? a.acc + (n / 16) * a.acc_block + m * a.dst_pix + n % 16 : c;
         float acc = first ? 0.f : *partial;
         for (i64 b = b0; b < b1; ++b) {
-          const float* A = a.src + a.a_off[b] + m * a.lda;
+          const char* A = reinterpret_cast<const char*>(a.src + a.a_off[b] + m * a.lda);
           const float* B = a.wei + b * 16 * N + n;
-          for (i64 k = 0; k < 16; ++k) acc += A[k] * B[k * N];
+          for (i64 k = 0; k < a.kc; ++k) {
+            float x;
+            std::memcpy(&x, A + k * a.ldk, sizeof(float));
+            acc += x * B[k * N];
+          }
         }
         *c = last ? apply_post_ops_ref(a.post, acc, n) : acc;
       }
