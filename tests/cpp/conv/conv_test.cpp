@@ -317,6 +317,53 @@ TEST_CASE("direct rows: planar <-> blocked row transforms match their definition
         }
 }
 
+TEST_CASE("direct rows: few planar channels (kc, ldk), partial sums read apart, streaming") {
+  // C[m][oc] = sum_b sum_{k<kc} A_b[m][k] B_b[k][oc] with A_b[m][k] at
+  // src + a_off[b] + m*lda + k*ldk bytes: a planar source, lda 1 float, channels a plane
+  // apart; two passes, the second reading the first's sums from a separate buffer.
+  std::mt19937 gen(11);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (const auto* row : available_rows())
+    for (const int nv : {1, 2, 4})
+      for (const int kc : {1, 3, 16})
+        for (const i64 M : {i64(1), i64(7), i64(30)}) {
+          CAPTURE(row->name); CAPTURE(nv); CAPTURE(kc); CAPTURE(M);
+          const i64 nb = 5, plane = 64, N = 16 * nv;
+          std::vector<float> src(std::size_t(16 * plane + 64));
+          for (float& v : src) v = u(gen);
+          AlignedBuffer<float> wei(nb * 16 * N), part(M * N), dst(M * N);
+          for (i64 i = 0; i < wei.size(); ++i) wei.data()[i] = u(gen);
+          std::vector<i64> off{0, 3, 9, 1, 20};
+          kernels::conv::DirectArgs a;
+          a.src = src.data();
+          a.a_off = off.data();
+          a.wei = wei.data();
+          a.lda = 1;
+          a.ldk = plane * i64(sizeof(float));
+          a.kc = kc;
+          a.nv = nv;
+          a.dst = part.data();
+          a.dst_pix = 16;
+          a.dst_block = M * 16;
+          row->run(a, M, 0, 2, true, false);  // pass 1 into `part`
+          a.acc = part.data();
+          a.acc_block = M * 16;
+          a.dst = dst.data();
+          a.stream = true;
+          row->run(a, M, 2, nb, false, true);  // pass 2: reads `part`, stores into dst
+          for (i64 m = 0; m < M; ++m)
+            for (i64 n = 0; n < N; ++n) {
+              double want = 0;
+              for (i64 b = 0; b < nb; ++b)
+                for (int k = 0; k < kc; ++k)
+                  want += double(src[std::size_t(off[std::size_t(b)] + m + k * plane)]) *
+                          double(wei.data()[(b * 16 + k) * N + n]);
+              REQUIRE(dst.data()[(n / 16) * M * 16 + m * 16 + n % 16] ==
+                      doctest::Approx(want).epsilon(1e-5));
+            }
+        }
+}
+
 TEST_CASE("conv direct 2-D: every registry row, channel tails, strides, padding, post-ops") {
   for (const auto* row : available_rows()) {
     CAPTURE(row->name);
