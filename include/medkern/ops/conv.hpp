@@ -52,18 +52,24 @@
 // execute_blocked (src and dst nC[d]hw16c, see the method): direct and gemm_1x1 read the
 //   caller's blocked input in place when little of it needs padding. Per output row segment,
 //   the batch offsets point into the input rows; taps in the D/H padding point at a zero row.
-//   Row segments with a pixel whose W taps straddle the border read a zero-padded halo of
-//   their input window, copied per task ([icb][kd][kh][Wh] x 16 floats): the kernel's A rows
-//   are fixed-stride pixel runs, so a tap outside the row needs either a per-tap mask in the
-//   kernel or these few padded pixels. When the halos would copy 4x more than the whole input,
+//   The pixels whose W taps straddle the border form edge pieces (at least kConvEdge wide)
+//   that read a zero-padded halo of their input window, copied per task ([icb][kd][kh][Wh] x
+//   16 floats): the kernel's A rows are fixed-stride pixel runs, so a tap outside the row
+//   needs either a per-tap mask in the kernel or these few padded pixels; the row between
+//   them reads the input in place. When the halos would copy 4x more than the whole input,
 //   or rows are narrower than half a segment, the input is copied once zero-padded instead
 //   and narrow rows run in bands of whole rows that share each weight pass. Results are
-//   stored into dst (multi-pass reductions through an L1 row buffer); the chain's tail
-//   runs on the stored blocked rows (post_ops_row.hpp, blocked variant) and padding lanes are
-//   set to zero. im2col_gemm chosen by rule 5 for few output channels runs the direct
-//   kernel here when the input channels fill their blocks (it packs the direct weights too:
-//   a per-call reorder costs more than the padded lanes); the other algorithms reorder to
-//   planar temporaries around execute.
+//   stored into dst (multi-pass reductions keep partial sums in a row buffer, the last pass
+//   reads them there and stores into dst; memory-bound convolutions with large outputs
+//   store non-temporally); the chain's tail runs on the stored blocked rows
+//   (post_ops_row.hpp, blocked variant) and padding lanes are set to zero. im2col_gemm
+//   chosen by rule 5 for few output channels runs the direct kernel here when the input
+//   channels fill their blocks (it packs the direct weights too: a per-call reorder costs
+//   more than the padded lanes). First layers (the planar kernel, >= 2 output blocks) run
+//   the direct kernel too, reducing over their icg real channels (DirectArgs::kc); they
+//   also accept a planar src, read through a zero-padded planar copy (planar_blocked). The
+//   other algorithms reorder to planar temporaries around execute. execute_blocked_rows
+//   computes only a band of output slices of the outermost dimension.
 // im2col_gemm: per (image, group, chunk of output rows sized to kIm2colBytes), im2col into a
 //   per-task buffer (skipped for 1x1/stride-1/unpadded contiguous planes, which already are
 //   the column matrix), then the BRGEMM registry's best row: C[OCg][pixels] = W_g[OCg][K] x
