@@ -370,11 +370,8 @@ class TreeGrower {
       std::int64_t l = cb, r = ce;
       const std::uint32_t* const src = rows;
       std::uint32_t* const dst = tmp;
-      // branch-free: the row is written to both ends, one end advances (sides are random).
-      // The bins of a sparse leaf's rows miss the cache: fetched kAhead rows early.
-      constexpr std::int64_t kAhead = 32;
+      // branch-free: the row is written to both ends, one end advances (sides are random)
       for (std::int64_t i = cb; i < ce; ++i) {
-        if (i + kAhead < ce) __builtin_prefetch(col + src[i + kAhead]);
         const std::uint32_t row = src[i];
         const std::int64_t left = side[col[row]];
         dst[l] = row;
