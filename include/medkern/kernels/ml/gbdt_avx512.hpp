@@ -94,7 +94,8 @@ struct impl<isa::avx512_t> {
       for (std::int64_t i = 0; i < m; ++i)
         for (std::int64_t j = 0; j < kPer; ++j) w[kPer * i + j] = double(gh[2 * (b0 + i) + j]);
       std::int64_t f = 0;
-      for (; f + kFeat <= n_features; f += kFeat) cols_block<kHess, kFeat>(cols, n, f, b0, m, w, hist, stride);
+      for (; f + kFeat <= n_features; f += kFeat)
+        cols_block<kHess, kFeat>(cols, n, f, b0, m, w, hist, stride);
       for (; f < n_features; ++f) cols_block<kHess, 1>(cols, n, f, b0, m, w, hist, stride);
     }
   }
