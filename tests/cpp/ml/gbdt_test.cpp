@@ -1,14 +1,17 @@
 // tests/cpp/ml/gbdt_test.cpp — gradient boosting: binning rules (and the bin finder's radix sort
 // and the feature-major copy), histogram and prediction kernels of every registry row against
 // ref (feature counts around the 4-bin word and the 16-lane width, sparse row lists), split
-// finding on crafted histograms, small end-to-end fits, model validation.
+// finding on crafted histograms, small end-to-end fits, model validation; feature-major and
+// constant-hessian roots against the row-wise one.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numeric>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "medkern/core/cpu.hpp"
@@ -126,6 +129,70 @@ TEST_CASE("gbdt kernels: every registry row matches ref") {
                                     gh.data(), r.data(), stride);
       for (std::size_t i = 0; i < h.size(); ++i) REQUIRE(h[i] == doctest::Approx(r[i]).epsilon(1e-12));
       for (std::size_t i = h.size() - 8; i < h.size(); ++i) REQUIRE(h[i] == 0.0);
+    }
+    // feature-major histograms of a contiguous row range: the row-wise sums, bitwise (same
+    // order per entry); ranges across the 8192-row blocks, a range not starting at row 0
+    for (std::int64_t p : {1, 3, 4, 5, 17}) {
+      const std::int64_t n = 9000, stride = 256;
+      std::vector<std::uint8_t> bins(std::size_t(n * p)), cols(bins.size());
+      std::uniform_int_distribution<int> bd(0, 255);
+      for (auto& v : bins) v = std::uint8_t(bd(g));
+      for (std::int64_t i = 0; i < n; i += 2) bins[std::size_t(i * p)] = 7;  // repeated bin
+      gb::transpose_bins(bins.data(), n, p, cols.data());
+      std::vector<float> gh(std::size_t(2 * n));
+      std::normal_distribution<float> nd;
+      for (auto& v : gh) v = nd(g);
+      for (auto [b, e] : {std::pair<std::int64_t, std::int64_t>{0, n}, {5, 8200}, {3, 6}}) {
+        std::vector<std::uint32_t> rows;
+        for (std::int64_t i = b; i < e; ++i) rows.push_back(std::uint32_t(i));
+        std::vector<double> h(std::size_t(2 * p * stride + 8), 0.0), r(h.size(), 0.0),
+            hg(h.size(), 0.0);
+        row.k.hist_gh_cols(cols.data(), n, p, b, e, gh.data(), h.data(), stride);
+        row.k.hist_g_cols(cols.data(), n, p, b, e, gh.data(), hg.data(), stride);
+        kg::impl<isa::ref_t>::hist_gh(bins.data(), p, rows.data(), std::int64_t(rows.size()),
+                                      gh.data(), r.data(), stride);
+        for (std::size_t i = 0; i < h.size(); ++i) {
+          REQUIRE(h[i] == r[i]);
+          REQUIRE(hg[i] == (i % 2 == 0 ? r[i] : 0.0));  // hessian entries untouched
+        }
+      }
+    }
+    // binning: values on, between and beyond the edges, NaN, +-inf; 0, few and 255 edges
+    {
+      const std::int64_t n = 700, p = 4;
+      std::vector<double> edges(std::size_t(p * 256), kInf);
+      const int n_edges[p] = {0, 3, 200, 255};
+      std::normal_distribution<double> nd;
+      for (std::int64_t f = 0; f < p; ++f) {
+        std::vector<double> e(static_cast<std::size_t>(n_edges[f]));
+        for (auto& v : e) v = nd(g);
+        std::sort(e.begin(), e.end());
+        e.erase(std::unique(e.begin(), e.end()), e.end());
+        std::copy(e.begin(), e.end(), edges.begin() + f * 256);
+      }
+      std::vector<double> x(std::size_t(n * p));
+      for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t f = 0; f < p; ++f) {
+          double& v = x[std::size_t(i * p + f)];
+          const int ne = n_edges[f];
+          switch (i % 5) {
+            case 0: v = ne > 0 ? edges[std::size_t(f * 256 + i % ne)] : 0.0; break;  // on an edge
+            case 1: v = i % 3 == 0 ? kNaN : i % 3 == 1 ? kInf : -kInf; break;
+            default: v = 1.5 * nd(g);
+          }
+        }
+      std::vector<std::uint8_t> a(std::size_t(n * p) + 1, 77), r(a.size(), 77);
+      row.k.bin_rows(x.data(), n, p, edges.data(), 255, a.data());
+      kg::impl<isa::ref_t>::bin_rows(x.data(), n, p, edges.data(), 255, r.data());
+      CHECK(a == r);
+      CHECK(a.back() == 77);
+      for (std::int64_t i = 0; i < n; ++i)  // the rule: #{edges < x}
+        for (std::int64_t f = 0; f < p; ++f) {
+          const double v = x[std::size_t(i * p + f)];
+          const auto below = std::count_if(edges.begin() + f * 256, edges.begin() + f * 256 + 255,
+                                           [&](double e) { return e < v; });
+          REQUIRE(int(r[std::size_t(i * p + f)]) == (std::isnan(v) ? 255 : int(below)));
+        }
     }
     // prediction on a fitted model, rows with NaN and +-inf, sizes around 8/16 lanes
     const std::int64_t n = 300, p = 5;
@@ -263,6 +330,65 @@ TEST_CASE("gbdt fit: tiny problems, limits, losses") {
   gb::Params pe;
   pe.subsample = 0;
   CHECK_THROWS_AS(gb::fit(x.data(), y.data(), n, 1, nullptr, nullptr, 0, pe), ShapeError);
+}
+
+TEST_CASE("gbdt grower: feature-major and constant-hessian roots grow the row-wise trees") {
+  // Squared-error gradients (hessian 1) on n rows. Reference: the root built row-wise, by a
+  // grower whose data holds one row more (so rows 0..n-1 are not all rows). Against it, on data
+  // of exactly n rows: the feature-major root with hessians, and the feature-major root from
+  // gradients plus the cached row counts. Same trees bitwise, also with per-thread chunks.
+  const std::int64_t n = 20000, p = 7;
+  std::mt19937 g(11);
+  std::normal_distribution<double> nd;
+  std::vector<double> x(std::size_t((n + 1) * p));
+  for (auto& v : x) v = nd(g);
+  for (std::int64_t i = 0; i < n; i += 13) x[std::size_t(i * p + 2)] = kNaN;
+  const gb::BinMapper bm = gb::fit_bins(x.data(), n + 1, p, 255, 0, 0);
+  std::vector<std::uint8_t> bins(x.size()), cols_n(std::size_t(n * p)), cols_n1(x.size());
+  gb::apply_bins(bm, x.data(), n + 1, bins.data());
+  gb::transpose_bins(bins.data(), n, p, cols_n.data());
+  gb::transpose_bins(bins.data(), n + 1, p, cols_n1.data());
+  const std::vector<std::uint8_t> has_missing(static_cast<std::size_t>(p), 1);
+  const gb::BinnedData d_n{bins.data(), cols_n.data(), n, p, &bm, has_missing};
+  const gb::BinnedData d_n1{bins.data(), cols_n1.data(), n + 1, p, &bm, has_missing};
+  std::vector<std::int32_t> feats(static_cast<std::size_t>(p));
+  for (std::int64_t f = 0; f < p; ++f) feats[std::size_t(f)] = std::int32_t(f);
+  const int before = num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const auto& row : kg::kRegistry) {
+      if (!cpu_info().supports(row.isa)) continue;
+      gb::GrowParams gp;
+      gb::GrowParams gc = gp;
+      gc.constant_hessian = true;
+      gb::TreeGrower rowwise(d_n1, gp, row.k), colwise(d_n, gp, row.k), konst(d_n, gc, row.k);
+      std::vector<float> gh(std::size_t(2 * (n + 1)));
+      for (int it = 0; it < 3; ++it) {  // several trees: the cached counts are reused
+        for (std::int64_t i = 0; i <= n; ++i) {
+          gh[std::size_t(2 * i)] = float(x[std::size_t(i * p)] * (it + 1) + nd(g));
+          gh[std::size_t(2 * i + 1)] = 1.0f;
+        }
+        std::vector<gb::TreeGrower::Leaf> l0, l1;
+        std::vector<std::uint32_t> r0(static_cast<std::size_t>(n));
+        std::iota(r0.begin(), r0.end(), 0u);
+        const std::vector<std::uint32_t> r1 = r0;
+        const gb::Tree a = rowwise.grow(r0.data(), n, gh.data(), feats, l0);
+        REQUIRE(a.n_nodes() > 3);
+        for (gb::TreeGrower* gr : {&colwise, &konst}) {
+          std::vector<std::uint32_t> r = r1;
+          const gb::Tree b = gr->grow(r.data(), n, gh.data(), feats, l1);
+          CHECK(a.feature == b.feature);
+          CHECK(a.bin == b.bin);
+          CHECK(a.missing_left == b.missing_left);
+          CHECK(a.count == b.count);
+          CHECK(a.value == b.value);
+          CHECK(a.gain == b.gain);
+          CHECK(r0 == r);
+        }
+      }
+    }
+  }
+  set_num_threads(before);
 }
 
 TEST_CASE("gbdt model validation refuses malformed trees") {

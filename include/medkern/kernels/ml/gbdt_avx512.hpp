@@ -8,6 +8,19 @@
 //   update (3.0 vs 0.88 ns, 1M x 50 rows, one thread), the store-then-reload of the indices
 //   stalled every add. The bins and gradients of the row 16 positions ahead are prefetched:
 //   the leaf's row list is ascending but sparse after a few splits. Tail features: scalar.
+// hist_gh_cols / hist_g_cols: blocks of 2048 (4096 gradient-only) rows whose f32 gradients
+//   (and hessians) are widened once into a 32 KiB stack buffer; per block, four features at a
+//   time, each feature's bins read four at a time and added into its histogram slice (4 KiB of
+//   pairs, L1-resident), each loaded gradient serving the four features. Per update, 200,000 x
+//   50 uniform bins, min of 15, one thread: row-wise hist_gh 0.80-0.87 ns; hist_gh_cols 0.62 ns
+//   without the widening buffer, 0.39-0.41 ns one feature at a time, 0.38-0.39 ns four;
+//   hist_g_cols 0.45 / 0.40-0.41 / 0.34 ns.
+// bin_rows: blocks of 256 rows, feature by feature. The feature's 16 splitters (edges 15, 31,
+//   ..., 255) sit in two registers; per value one broadcast, two compares and a popcount give
+//   the 16-edge group k holding the value's bin, then two compares against edges 16k..16k+15
+//   count the edges below it in that group: bin = 16k + count (edges ascending, so the groups
+//   below k lie wholly below the value and those above wholly above). Same comparisons as the
+//   binary search, so the same bins.
 // predict_add: 16 rows per step as two groups of 8 lanes (two independent gather chains hide
 //   the gather latency); per level one gather each of node info, threshold, left child and the
 //   feature value (64-bit offsets, so n * n_features may exceed 2^31). Leaves point to
@@ -65,6 +78,94 @@ struct impl<isa::avx512_t> {
       for (; f < p; ++f, h += 2 * stride) {
         double* e = h + 2 * b[f];
         _mm_storeu_pd(e, _mm_add_pd(_mm_loadu_pd(e), g));
+      }
+    }
+  }
+
+  template <bool kHess>
+  static void hist_cols(const std::uint8_t* cols, std::int64_t n, std::int64_t n_features,
+                        std::int64_t begin, std::int64_t end, const float* gh, double* hist,
+                        std::int64_t stride) noexcept {
+    constexpr std::int64_t kBuf = 4096, kPer = kHess ? 2 : 1, kBlock = kBuf / kPer;
+    constexpr int kFeat = 4;  // features per pass
+    alignas(64) double w[kBuf];  // the block's gradients (and hessians) widened once
+    for (std::int64_t b0 = begin; b0 < end; b0 += kBlock) {
+      const std::int64_t m = std::min(end - b0, kBlock);
+      for (std::int64_t i = 0; i < m; ++i)
+        for (std::int64_t j = 0; j < kPer; ++j) w[kPer * i + j] = double(gh[2 * (b0 + i) + j]);
+      std::int64_t f = 0;
+      for (; f + kFeat <= n_features; f += kFeat)
+        cols_block<kHess, kFeat>(cols, n, f, b0, m, w, hist, stride);
+      for (; f < n_features; ++f) cols_block<kHess, 1>(cols, n, f, b0, m, w, hist, stride);
+    }
+  }
+
+  /// Features f..f+NF-1 of the rows b0..b0+m-1 (widened gradients in w): each loaded gradient
+  /// serves NF features; a feature's entries are still summed in ascending row order.
+  template <bool kHess, int NF>
+  static MEDKERN_ALWAYS_INLINE void cols_block(const std::uint8_t* cols, std::int64_t n,
+                                               std::int64_t f, std::int64_t b0, std::int64_t m,
+                                               const double* w, double* hist,
+                                               std::int64_t stride) noexcept {
+    const std::uint8_t* c[NF];
+    double* h[NF];
+    for (int k = 0; k < NF; ++k) {
+      c[k] = cols + (f + k) * n + b0;
+      h[k] = hist + 2 * (f + k) * stride;
+    }
+    auto add = [&](int k, std::int64_t i, std::uint32_t bin) {
+      double* e = h[k] + 2 * bin;
+      if constexpr (kHess)
+        _mm_storeu_pd(e, _mm_add_pd(_mm_loadu_pd(e), _mm_load_pd(w + 2 * i)));
+      else
+        e[0] += w[i];
+    };
+    std::int64_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+      std::uint32_t v[NF];
+      for (int k = 0; k < NF; ++k) std::memcpy(&v[k], c[k] + i, 4);
+      for (int j = 0; j < 4; ++j)
+        for (int k = 0; k < NF; ++k) add(k, i + j, (v[k] >> (8 * j)) & 0xffu);
+    }
+    for (; i < m; ++i)
+      for (int k = 0; k < NF; ++k) add(k, i, c[k][i]);
+  }
+
+  static void hist_gh_cols(const std::uint8_t* cols, std::int64_t n, std::int64_t n_features,
+                           std::int64_t begin, std::int64_t end, const float* gh, double* hist,
+                           std::int64_t stride) noexcept {
+    hist_cols<true>(cols, n, n_features, begin, end, gh, hist, stride);
+  }
+
+  static void hist_g_cols(const std::uint8_t* cols, std::int64_t n, std::int64_t n_features,
+                          std::int64_t begin, std::int64_t end, const float* gh, double* hist,
+                          std::int64_t stride) noexcept {
+    hist_cols<false>(cols, n, n_features, begin, end, gh, hist, stride);
+  }
+
+  static void bin_rows(const double* x, std::int64_t n, std::int64_t n_features,
+                       const double* edges, std::uint8_t missing, std::uint8_t* out) noexcept {
+    constexpr std::int64_t kBlock = 256;
+    const __m256i split_idx = _mm256_setr_epi32(15, 31, 47, 63, 79, 95, 111, 127);
+    const __m256i split_hi = _mm256_add_epi32(split_idx, _mm256_set1_epi32(128));
+    for (std::int64_t i0 = 0; i0 < n; i0 += kBlock) {
+      const std::int64_t i1 = std::min(n, i0 + kBlock);
+      for (std::int64_t f = 0; f < n_features; ++f) {
+        const double* ed = edges + f * 256;
+        const __m512d s0 = _mm512_i32gather_pd(split_idx, ed, 8);
+        const __m512d s1 = _mm512_i32gather_pd(split_hi, ed, 8);
+        for (std::int64_t i = i0; i < i1; ++i) {
+          const double v = x[i * n_features + f];
+          const __m512d vv = _mm512_set1_pd(v);
+          const unsigned k = unsigned(_mm_popcnt_u32(
+              unsigned(_mm512_cmp_pd_mask(s0, vv, _CMP_LT_OQ)) |
+              (unsigned(_mm512_cmp_pd_mask(s1, vv, _CMP_LT_OQ)) << 8)));
+          const double* g = ed + 16 * k;
+          const unsigned c = unsigned(_mm_popcnt_u32(
+              unsigned(_mm512_cmp_pd_mask(_mm512_loadu_pd(g), vv, _CMP_LT_OQ)) |
+              (unsigned(_mm512_cmp_pd_mask(_mm512_loadu_pd(g + 8), vv, _CMP_LT_OQ)) << 8)));
+          out[i * n_features + f] = v != v ? missing : std::uint8_t(16 * k + c);
+        }
       }
     }
   }

@@ -22,6 +22,7 @@
 
 #include "medkern/core/error.hpp"
 #include "medkern/core/threading.hpp"
+#include "medkern/kernels/ml/gbdt_registry.hpp"
 
 namespace medkern::ml::gbdt {
 
@@ -137,30 +138,24 @@ inline BinMapper fit_bins(const double* x, std::int64_t n, std::int64_t p, int m
   return bm;
 }
 
-/// Bins X (n x p, row-major, same p as the mapper) into out (n x p u8, row-major).
-inline void apply_bins(const BinMapper& bm, const double* x, std::int64_t n, std::uint8_t* out) {
+/// Bins X (n x p, row-major, same p as the mapper) into out (n x p u8, row-major) with the
+/// kernel set k (kernels/ml/gbdt_ref.hpp, bin_rows).
+inline void apply_bins(const BinMapper& bm, const double* x, std::int64_t n, std::uint8_t* out,
+                       const kernels::gbdt::GbdtRow& k) {
   const std::int64_t p = bm.n_features();
-  // Edges padded to 255 with +inf so that an 8-step branch-free search finds #{edges < x}.
+  // Edges padded to 256 per feature with +inf: the kernel's layout.
   std::vector<double> padded(std::size_t(p) * 256, std::numeric_limits<double>::infinity());
   for (std::int64_t f = 0; f < p; ++f)
     std::copy(bm.edges[std::size_t(f)].begin(), bm.edges[std::size_t(f)].end(),
               padded.begin() + f * 256);
   const std::uint8_t miss = bm.missing_bin();
   parallel_for_1d(n, 1024, [&](std::int64_t b, std::int64_t e) {
-    constexpr std::int64_t kBlock = 256;  // rows per block: the block stays in L2 across features
-    for (std::int64_t i0 = b; i0 < e; i0 += kBlock) {
-      const std::int64_t i1 = std::min(e, i0 + kBlock);
-      for (std::int64_t f = 0; f < p; ++f) {
-        const double* ed = padded.data() + f * 256;
-        for (std::int64_t i = i0; i < i1; ++i) {
-          const double v = x[i * p + f];
-          int pos = 0;
-          for (int s = 128; s > 0; s >>= 1) pos += (ed[pos + s - 1] < v) ? s : 0;
-          out[i * p + f] = std::isnan(v) ? miss : std::uint8_t(pos);
-        }
-      }
-    }
+    k.bin_rows(x + b * p, e - b, p, padded.data(), miss, out + b * p);
   });
+}
+
+inline void apply_bins(const BinMapper& bm, const double* x, std::int64_t n, std::uint8_t* out) {
+  apply_bins(bm, x, n, out, kernels::gbdt::active_kernels());
 }
 
 /// The feature-major copy (p x n) of row-major bins (n x p).

@@ -129,7 +129,7 @@ inline FitResult fit(const double* x, const double* y, std::int64_t n, std::int6
   FitResult res;
   res.mapper = fit_bins(x, n, p, prm.max_bins, prm.bin_subsample, prm.seed);
   std::vector<std::uint8_t> bins(std::size_t(n * p));
-  apply_bins(res.mapper, x, n, bins.data());
+  apply_bins(res.mapper, x, n, bins.data(), k);
   std::vector<std::uint8_t> cols(std::size_t(n * p));
   transpose_bins(bins.data(), n, p, cols.data());
   BinnedData data{bins.data(), cols.data(), n, p, &res.mapper,
@@ -150,7 +150,7 @@ inline FitResult fit(const double* x, const double* y, std::int64_t n, std::int6
   std::vector<std::uint8_t> vbins;
   if (nv > 0) {
     vbins.resize(std::size_t(nv * p));
-    apply_bins(res.mapper, xv, nv, vbins.data());
+    apply_bins(res.mapper, xv, nv, vbins.data(), k);
   }
 
   Model& m = res.model;
@@ -200,6 +200,7 @@ inline FitResult fit(const double* x, const double* y, std::int64_t n, std::int6
   gp.l2 = prm.l2;
   gp.min_gain = prm.min_gain;
   gp.learning_rate = prm.learning_rate;
+  gp.constant_hessian = loss == Loss::squared_error;  // h = 1 for every row
   TreeGrower grower(data, gp, k);
   std::vector<float> gh(std::size_t(2 * n * K));
   std::vector<std::uint32_t> sample, rows(static_cast<std::size_t>(n));

@@ -5,7 +5,12 @@
 // histogram (n_features x (max_bins + 1) pairs of doubles). Of two children the smaller is
 // built from its rows (per-thread histograms over row chunks, then summed per feature in
 // chunk order: bitwise reproducible for a fixed thread count) and the larger is the parent's
-// histogram minus the smaller, in place in the parent's buffer.
+// histogram minus the smaller, in place in the parent's buffer. A root holding every training
+// row (no row subsample) reads the feature-major bins instead, feature by feature over blocks
+// of rows (an L1-resident histogram slice per feature); with a constant hessian (squared
+// error: every hessian is 1) it sums only the gradients and copies the hessian sums, the row
+// counts per bin of all rows, from a table built once. Both give the same sums, in the same
+// order, as the row-wise kernel.
 //
 // Split gain (no factor 1/2, as LightGBM and scikit-learn):
 //   G_L^2 / (H_L + l2) + G_R^2 / (H_R + l2) - G^2 / (H + l2)
@@ -38,6 +43,7 @@ struct GrowParams {
   double l2 = 0.0;
   double min_gain = 0.0;
   double learning_rate = 0.1;
+  bool constant_hessian = false;  // every row's hessian is exactly 1 (squared error)
 };
 
 /// The binned training matrix: row-major u8 (see binning.hpp) for histograms, and the same bins
@@ -140,7 +146,11 @@ class TreeGrower {
     leaves.clear();
     new_node(t);
     Open root{0, 0, m, 0, 0, 0, acquire(), {}};
-    build_hist(rows, m, hist(root.hist));
+    // ascending rows: m == n rows are 0..n-1
+    if (m == d_.n && m > 0 && rows[0] == 0 && rows[m - 1] == std::uint32_t(m - 1))
+      build_root_hist(hist(root.hist));
+    else
+      build_hist(rows, m, hist(root.hist));
     const double* h0 = hist(root.hist);  // totals from feature 0's bins (missing bin included)
     for (std::int64_t b = 0; b < stride_; ++b) {
       root.g += h0[2 * b];
@@ -252,20 +262,22 @@ class TreeGrower {
   void release(int i) { free_.push_back(i); }
   double* hist(int i) { return pool_[std::size_t(i)].data(); }
 
-  void build_hist(const std::uint32_t* rows, std::int64_t m, double* out) {
+  /// The histogram of m rows into `out`: `part(b, e, buf)` adds the rows at positions [b, e)
+  /// into the zeroed buffer buf. Per-thread chunks are summed in chunk order.
+  template <class Part>
+  void build_chunked(std::int64_t m, double* out, const Part& part) {
     // Below this many rows one thread is faster than zeroing and summing per-thread copies.
     constexpr std::int64_t kParallelRows = 8192;
     if (threads_ == 1 || m < kParallelRows) {
       std::memset(out, 0, hist_size_ * sizeof(double));
-      k_.hist_gh(d_.bins, d_.p, rows, m, gh_, out, stride_);
+      part(std::int64_t(0), m, out);
       return;
     }
     const std::int64_t chunks = threads_;
     parallel_tasks(chunks, [&](std::int64_t c) {
       double* buf = c == 0 ? out : chunk_hists_[std::size_t(c - 1)].data();
       std::memset(buf, 0, hist_size_ * sizeof(double));
-      const std::int64_t b = m * c / chunks, e = m * (c + 1) / chunks;
-      k_.hist_gh(d_.bins, d_.p, rows + b, e - b, gh_, buf, stride_);
+      part(m * c / chunks, m * (c + 1) / chunks, buf);
     });
     const std::int64_t per_feature = 2 * stride_;
     parallel_for_1d(d_.p, 4, [&](std::int64_t f0, std::int64_t f1) {
@@ -274,6 +286,40 @@ class TreeGrower {
         for (std::int64_t i = f0 * per_feature; i < f1 * per_feature; ++i) out[i] += src[i];
       }
     });
+  }
+
+  void build_hist(const std::uint32_t* rows, std::int64_t m, double* out) {
+    build_chunked(m, out, [&](std::int64_t b, std::int64_t e, double* buf) {
+      k_.hist_gh(d_.bins, d_.p, rows + b, e - b, gh_, buf, stride_);
+    });
+  }
+
+  /// The histogram of every training row (rows 0..n-1), from the feature-major bins.
+  void build_root_hist(double* out) {
+    if (!gp_.constant_hessian) {
+      build_chunked(d_.n, out, [&](std::int64_t b, std::int64_t e, double* buf) {
+        k_.hist_gh_cols(d_.cols, d_.n, d_.p, b, e, gh_, buf, stride_);
+      });
+      return;
+    }
+    if (root_counts_.empty()) {  // rows per (feature, bin): the hessian sums of every root
+      root_counts_.assign(std::size_t(d_.p * stride_), 0.0);
+      parallel_for_1d(d_.p, 1, [&](std::int64_t f0, std::int64_t f1) {
+        std::vector<std::int64_t> cnt(static_cast<std::size_t>(stride_));
+        for (std::int64_t f = f0; f < f1; ++f) {
+          std::fill(cnt.begin(), cnt.end(), 0);
+          const std::uint8_t* c = d_.cols + f * d_.n;
+          for (std::int64_t r = 0; r < d_.n; ++r) ++cnt[c[r]];
+          for (std::int64_t b = 0; b < stride_; ++b)
+            root_counts_[std::size_t(f * stride_ + b)] = double(cnt[std::size_t(b)]);
+        }
+      });
+    }
+    build_chunked(d_.n, out, [&](std::int64_t b, std::int64_t e, double* buf) {
+      k_.hist_g_cols(d_.cols, d_.n, d_.p, b, e, gh_, buf, stride_);
+    });
+    const std::int64_t entries = d_.p * stride_;
+    for (std::int64_t i = 0; i < entries; ++i) out[2 * i + 1] = root_counts_[std::size_t(i)];
   }
 
   void subtract(double* parent, const double* small) const {
@@ -307,13 +353,11 @@ class TreeGrower {
 
   /// Stable partition of rows_[b..e) by the split; returns the first right position.
   std::int64_t partition(std::int64_t b, std::int64_t e, const SplitInfo& s) {
-    const std::uint8_t* col = d_.cols + s.feature * d_.n;  // the split feature's bins
-    const std::uint8_t miss = d_.mapper->missing_bin(), thr = std::uint8_t(s.bin);
-    const bool ml = s.missing_left;
-    auto goes_left = [&](std::uint32_t r) {
-      const std::uint8_t v = col[r];
-      return v == miss ? ml : v <= thr;
-    };
+    const std::uint8_t* const col = d_.cols + s.feature * d_.n;  // the split feature's bins
+    // side of each bin value (1 left): one table load per row instead of two compares
+    std::uint8_t side[256];
+    for (int v = 0; v < 256; ++v)
+      side[v] = v == d_.mapper->missing_bin() ? s.missing_left : v <= s.bin;
     std::uint32_t* rows = rows_;
     std::uint32_t* tmp = scratch_rows_.data();
     const std::int64_t m = e - b;
@@ -324,14 +368,16 @@ class TreeGrower {
     parallel_tasks(chunks, [&](std::int64_t c) {
       const std::int64_t cb = b + m * c / chunks, ce = b + m * (c + 1) / chunks;
       std::int64_t l = cb, r = ce;
+      const std::uint32_t* const src = rows;
+      std::uint32_t* const dst = tmp;
       // branch-free: the row is written to both ends, one end advances (sides are random)
       for (std::int64_t i = cb; i < ce; ++i) {
-        const std::uint32_t row = rows[i];
-        const bool left = goes_left(row);
-        tmp[l] = row;
-        tmp[r - 1] = row;
-        l += left ? 1 : 0;
-        r -= left ? 0 : 1;
+        const std::uint32_t row = src[i];
+        const std::int64_t left = side[col[row]];
+        dst[l] = row;
+        dst[r - 1] = row;
+        l += left;
+        r -= 1 - left;
       }
       nl[std::size_t(c)] = l - cb;
     });
@@ -363,6 +409,7 @@ class TreeGrower {
   std::vector<int> free_;
   std::vector<std::vector<double>> chunk_hists_;
   std::vector<std::uint32_t> scratch_rows_;
+  std::vector<double> root_counts_;  // constant hessian: rows per (feature, bin), all rows
   std::vector<Open> open_;
   std::uint32_t* rows_ = nullptr;
   const float* gh_ = nullptr;
