@@ -799,7 +799,9 @@ def test_first_layer_blocked_reads_planar_input(rng, case):
     conv.execute_blocked(x, out=big, out_channel_offset=16)
     assert (big[:, 0] == 3).all()
     _close(medkern.from_blocked(np.ascontiguousarray(big[:, 1:]), oc), ref, c * k ** len(sp))
-    # a single output block keeps the planar kernel and reorders
+    # a single output block: a planar src in place, a blocked src through reorders
     one = ops.PackedConv(w[:16], b[:16], stride=stride, padding=padding)
-    assert not one.planar_blocked_
-    _close(medkern.from_blocked(one.execute_blocked(x), 16), ref[:, :16], c * k ** len(sp))
+    assert one.planar_blocked_ and not one.blocked_native_
+    for src in (x, medkern.to_blocked(x)):
+        _close(medkern.from_blocked(one.execute_blocked(src), 16), ref[:, :16],
+               c * k ** len(sp))

@@ -65,9 +65,10 @@
 //   (post_ops_row.hpp, blocked variant) and padding lanes are set to zero. im2col_gemm
 //   chosen by rule 5 for few output channels runs the direct kernel here when the input
 //   channels fill their blocks (it packs the direct weights too: a per-call reorder costs
-//   more than the padded lanes). First layers (the planar kernel, >= 2 output blocks) run
-//   the direct kernel too, reducing over their icg real channels (DirectArgs::kc); they
-//   also accept a planar src, read through a zero-padded planar copy (planar_blocked). The
+//   more than the padded lanes). First layers (the planar kernel) with >= 2 output blocks run
+//   the direct kernel too, reducing over their icg real channels (DirectArgs::kc); all
+//   first layers also accept a planar src, read through a zero-padded planar copy
+//   (planar_blocked). The
 //   other algorithms reorder to planar temporaries around execute. execute_blocked_rows
 //   computes only a band of output slices of the outermost dimension.
 // im2col_gemm: per (image, group, chunk of output rows sized to kIm2colBytes), im2col into a
@@ -454,10 +455,10 @@ class ConvF32 {
   }
 
   /// Whether execute_blocked also takes a planar src (N, IC, [D,] H, W) and runs on it
-  /// without reorders: first layers (the planar algorithm, >= 2 output blocks), whose few
+  /// without reorders: first layers (the planar algorithm), whose few
   /// planar channels the direct kernel reads in place (a 1-channel input blocked is 16x
   /// its size).
-  bool planar_blocked() const noexcept { return planar_ && blocked_direct_; }
+  bool planar_blocked() const noexcept { return planar_; }
 
   /// Whether execute_blocked runs without reorders (direct, gemm_1x1, and im2col_gemm for few
   /// outputs of whole input blocks; the planar, other im2col_gemm and depthwise cases reorder
@@ -482,7 +483,7 @@ class ConvF32 {
       if (!planar_blocked())
         medkern::detail::throw_unsupported(
             op_, ": a planar input ", src.shape_str(), " to execute_blocked needs a first ",
-            "layer (at most 8 input channels per group, groups 1, 16 or more outputs, the ",
+            "layer (at most 8 input channels per group, groups 1, 8 or more outputs, the ",
             "planar algorithm): reorder it to the blocked layout first");
       const ConvDesc d = problem(src);
       const PostOps chain = full_chain(post);
@@ -667,8 +668,10 @@ class ConvF32 {
     // only the icg real channels of the one input block (DirectArgs::kc), so nothing is
     // wasted on the zero lanes; through reorders the 32-channel output alone was copied
     // twice (a 1 -> 32 3x3 at 512x512: 0.29x oneDNN).
-    // With one output block the tile is 28 pixels x 1 block and its broadcasts outnumber
-    // its FMAs: the planar kernel and reorders win (1 -> 16 5x5x5: 85 against 59 GFLOP/s).
+    // On a blocked src with one output block the tile is 28 pixels x 1 block whose 28
+    // broadcasts come from 28 cache lines: the planar kernel and reorders win there (1 -> 16
+    // 5x5x5: 152 against 109 GFLOP/s); a planar src (planar_blocked) packs its 28 pixels
+    // in two lines and wins (168).
     if (planar_ && ocg > 16) blocked_direct_ = true;
     kc_ = planar_ ? int(icg) : 16;
     algo_ = a;
@@ -700,7 +703,7 @@ class ConvF32 {
     if (algo_ == ConvAlgorithm::im2col_gemm || planar_) {
       wei_.allocate(d_.OC * icg * kv);  // planar order (planar kernel, im2col GEMM)
       std::memcpy(wei_.data(), w, std::size_t(wei_.size()) * sizeof(float));
-      if (blocked_direct_) pack_direct(w, wei_blk_);
+      if (blocked_direct_ || planar_) pack_direct(w, wei_blk_);
       return;
     }
     pack_direct(w, wei_);
@@ -1161,7 +1164,7 @@ class ConvF32 {
         double(d.N) * double(G * ocb_) * double(rows * RW) * 64.0 > double(kStreamBytes) &&
         reinterpret_cast<std::uintptr_t>(ys) % 64 == 0 && ysN % 64 == 0 && ysC % 16 == 0;
     const kc::DirectRow& krow = *direct_row_;
-    const float* const wei = blocked_direct_ ? wei_blk_.data() : wei_.data();
+    const float* const wei = blocked_direct_ || planar_ ? wei_blk_.data() : wei_.data();
     parallel_for_1d(items, 1, [&](i64 t0, i64 t1) {
       AlignedBuffer<float> halo_local;
       float* const halo = halo_f > 0 && !padded
