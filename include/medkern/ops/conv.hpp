@@ -479,37 +479,21 @@ class ConvF32 {
   /// overlapping dst. See the file comment for how each algorithm runs.
   void execute_blocked(const TensorView& src, const TensorView& dst, const PostOps& post = {},
                        std::span<const TensorView> sums = {}) const {
-    if (src.rank == 2 + d_.spatial) {  // a planar input (first layers, see planar_blocked)
-      if (!planar_blocked())
-        medkern::detail::throw_unsupported(
-            op_, ": a planar input ", src.shape_str(), " to execute_blocked needs a first ",
-            "layer (at most 8 input channels per group, groups 1, 8 or more outputs, the ",
-            "planar algorithm): reorder it to the blocked layout first");
-      const ConvDesc d = problem(src);
-      const PostOps chain = full_chain(post);
-      conv_detail::check_blocked_outputs(op_, src, dst, blocked_shape_of(d), chain, sums);
-      if (d.N == 0) return;
-      VerboseScope vs("conv", impl_blocked_name_.c_str(), [&] {
-        return kernels::conv::describe(d) + ",planar_src,post=" + kernels::post_ops_str(chain) +
-               ",threads=" + std::to_string(num_threads());
-      });
-      run_direct_blocked(d, src, dst, chain, sums, 0, -1, /*planar_src=*/true);
-      return;
-    }
-    const ConvDesc d = blocked_problem(src);
-    const std::vector<i64> want = blocked_shape_of(d);
+    const bool planar_src = src.rank == 2 + d_.spatial;  // first layers, see planar_blocked
+    if (planar_src && !planar_blocked())
+      medkern::detail::throw_unsupported(
+          op_, ": a planar input ", src.shape_str(), " to execute_blocked needs a first ",
+          "layer (at most 8 input channels per group, groups 1, 8 or more outputs, the ",
+          "planar algorithm): reorder it to the blocked layout first");
+    const ConvDesc d = planar_src ? problem(src) : blocked_problem(src);
     const PostOps chain = full_chain(post);
-    conv_detail::check_blocked_outputs(op_, src, dst, want, chain, sums);
+    conv_detail::check_blocked_outputs(op_, src, dst, blocked_shape_of(d), chain, sums);
     if (d.N == 0) return;
-    if (!blocked_native()) {
+    if (!planar_src && !blocked_native()) {
       run_blocked_by_reorder(d, src, dst, post, sums);
       return;
     }
-    VerboseScope vs("conv", impl_blocked_name_.c_str(), [&] {
-      return kernels::conv::describe(d) + ",post=" + kernels::post_ops_str(chain) +
-             ",threads=" + std::to_string(num_threads());
-    });
-    run_direct_blocked(d, src, dst, chain, sums, 0, -1);
+    run_direct_blocked_logged(d, src, dst, chain, sums, 0, -1, planar_src);
   }
 
   /// execute_blocked for output slices [o0, o1) of the outermost output dimension only (OH
@@ -534,12 +518,7 @@ class ConvF32 {
     const PostOps chain = full_chain(post);
     conv_detail::check_blocked_outputs(op_, src, dst, want, chain, sums);
     if (d.N == 0) return;
-    VerboseScope vs("conv", impl_blocked_name_.c_str(), [&] {
-      return kernels::conv::describe(d) + ",rows=" + std::to_string(o0) + ":" +
-             std::to_string(o1) + ",post=" + kernels::post_ops_str(chain) +
-             ",threads=" + std::to_string(num_threads());
-    });
-    run_direct_blocked(d, src, dst, chain, sums, o0, o1);
+    run_direct_blocked_logged(d, src, dst, chain, sums, o0, o1, false);
   }
 
  private:
@@ -1024,6 +1003,19 @@ class ConvF32 {
   /// Single-pass reductions store straight into dst, multi-pass ones through the task's row
   /// buffer; the chain's tail runs on the stored rows (one contiguous run of pixels per
   /// task).
+  /// run_direct_blocked inside the verbose log's scope.
+  void run_direct_blocked_logged(const ConvDesc& d, const TensorView& src, const TensorView& dst,
+                                 const PostOps& chain, std::span<const TensorView> sums,
+                                 i64 o0, i64 o1, bool planar_src) const {
+    VerboseScope vs("conv", impl_blocked_name_.c_str(), [&] {
+      return kernels::conv::describe(d) + (planar_src ? ",planar_src" : "") +
+             (o1 >= 0 ? ",rows=" + std::to_string(o0) + ":" + std::to_string(o1) : "") +
+             ",post=" + kernels::post_ops_str(chain) +
+             ",threads=" + std::to_string(num_threads());
+    });
+    run_direct_blocked(d, src, dst, chain, sums, o0, o1, planar_src);
+  }
+
   /// [o0, o1): the slices of the outermost output dimension to compute (o1 < 0: all); dst
   /// and sums then hold only those.
   /// `planar_src`: src is planar (N, IC, [D,] H, W) with IC <= 8 (a first layer): a
@@ -1276,7 +1268,9 @@ class ConvF32 {
             post_row_->blocked(rp, (g * ocb_ + blk) * 16, o, Mt);
           }
           const i64 nc = std::min<i64>(16, ocg - blk * 16);
-          if (nc < 16 && !(zero_lanes && tail.count == 0))  // padding lanes stay zero whatever the chain maps zero to
+          // padding lanes stay zero whatever the chain maps zero to (the kernel's zeros
+          // stand when the chain keeps zero and no tail ran on the stored rows)
+          if (nc < 16 && !(zero_lanes && tail.count == 0))
             for (i64 m = 0; m < Mt; ++m) std::fill(o + m * 16 + nc, o + m * 16 + 16, 0.f);
         }
       }
