@@ -200,7 +200,9 @@ def test_cat_large_into_out_and_dtypes(rng):
 
 @pytest.mark.parametrize("chans,spatial", [((16, 32), (9, 10)), ((3, 17, 33), (5, 7)),
                                            ((1, 15, 2, 16, 30), (4, 3, 5)),
-                                           ((16,) * 8, (6, 6)), ((20, 44), (70, 70))])
+                                           ((16,) * 8, (6, 6)), ((20, 44), (70, 70)),
+                                           # six inputs in one block, runs long enough to stream
+                                           ((1, 2, 3, 4, 5, 1, 24), (64, 80))])
 def test_cat_blocked_repacks_lanes(rng, chans, spatial):
     xs = [rng.standard_normal((2, c, *spatial)).astype(np.float32) for c in chans]
     got = ops.cat_blocked([medkern.to_blocked(x) for x in xs], list(chans))
