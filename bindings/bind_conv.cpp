@@ -236,6 +236,24 @@ class PyConv {
     return o;
   }
 
+  /// The blocked execute into a planar result (N, OC, [OD,] OH, OW): a new array, or
+  /// channels [offset, offset + OC) of `out` (N, C_total, [OD,] OH, OW).
+  py::array_t<float> call_blocked_to_planar(const py::array& x, const py::list& post,
+                                            std::optional<py::array> out, std::int64_t offset) {
+    const TensorView src = view_of(x, DType::f32, op_, "input");
+    const auto bshape = conv_->blocked_output_shape(src);
+    std::vector<std::int64_t> shape{bshape[0], conv_->desc().OC};
+    shape.insert(shape.end(), bshape.begin() + 2, bshape.end() - 1);
+    const ParsedPost p = parse_post(post, conv_->desc().OC, op_);
+    TensorView dst;
+    auto o = output(out, offset, shape, op_, dst);
+    {
+      py::gil_scoped_release nogil;
+      conv_->execute_blocked_to_planar(src, dst, p.ops);
+    }
+    return o;
+  }
+
   std::string algorithm() const { return conv_->algorithm(); }
   std::string kernel() const { return conv_->kernel(); }
   std::int64_t packed_bytes() const { return conv_->packed_bytes(); }
@@ -339,6 +357,10 @@ void bind_conv(py::module_& m) {
            py::arg("post_ops") = py::list(), py::arg("out") = py::none(),
            "Output slices [rows[0], rows[1]) of the outermost output dimension (H for 2-D, "
            "D for 3-D) of the blocked execute, into an array holding only those slices.")
+      .def("execute_blocked_to_planar", &PyConv::call_blocked_to_planar, py::arg("x"),
+           py::arg("post_ops") = py::list(), py::arg("out") = py::none(),
+           py::arg("out_channel_offset") = 0,
+           "The blocked execute with a planar result (N, OC, [OD,] OH, OW).")
       .def_property_readonly("algorithm", &PyConv::algorithm)
       .def_property_readonly("kernel", &PyConv::kernel)
       .def_property_readonly("packed_bytes", &PyConv::packed_bytes)

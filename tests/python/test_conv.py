@@ -805,3 +805,53 @@ def test_first_layer_blocked_reads_planar_input(rng, case):
     for src in (x, medkern.to_blocked(x)):
         _close(medkern.from_blocked(one.execute_blocked(src), 16), ref[:, :16],
                c * k ** len(sp))
+
+
+@pytest.mark.parametrize("case", [
+    # (C, spatial, OC, k, stride, padding): heads and blocked layers with a planar result
+    (32, (37, 70), 2, 1, 1, 0),        # a segmentation head (flat rows)
+    (64, (20, 23), 35, 3, 1, 1),       # three output blocks, the last one partial
+    (48, (17, 19), 20, 3, 2, 1),       # stride 2
+    (32, (6, 9, 11), 17, 3, 1, (1, 0, 2)),
+    (16, (7, 8, 9), 3, 1, 1, 0),       # a 3-D head
+    (3, (30, 31), 40, 3, 1, 1),        # a first layer from a planar input
+])
+def test_execute_blocked_to_planar_matches_torch(rng, case):
+    c, sp, oc, k, stride, padding = case
+    x = rng.standard_normal((2, c) + sp, dtype=np.float32)
+    w = rng.standard_normal((oc, c) + (k,) * len(sp), dtype=np.float32)
+    b = rng.standard_normal(oc, dtype=np.float32)
+    conv = ops.PackedConv(w, b, stride=stride, padding=padding)
+    xb = x if conv.planar_blocked_ else medkern.to_blocked(x)
+    assert conv.blocked_native_ or conv.planar_blocked_
+    ref = _torch_conv(len(sp), x, w, b, stride=stride, padding=padding)
+    before = xb.copy()
+    got = conv.execute_blocked_to_planar(xb, post_ops=["relu"])
+    assert got.shape == ref.shape
+    _close(got, np.maximum(ref, 0), c * k ** len(sp))
+    np.testing.assert_array_equal(xb, before)
+    # into a channel slice of a larger planar buffer (a concat producer); the rest untouched
+    big = np.full((2, oc + 7) + ref.shape[2:], 3.0, np.float32)
+    assert conv.execute_blocked_to_planar(xb, out=big, out_channel_offset=4) is big
+    assert (big[:, :4] == 3).all() and (big[:, 4 + oc:] == 3).all()
+    _close(big[:, 4:4 + oc], ref, c * k ** len(sp))
+
+
+def test_execute_blocked_to_planar_bad_input(rng):
+    x = medkern.to_blocked(rng.standard_normal((1, 32, 8, 9), dtype=np.float32))
+    conv = ops.PackedConv(rng.standard_normal((2, 32, 1, 1), dtype=np.float32))
+    y = conv.execute_blocked_to_planar(x)
+    with pytest.raises(RuntimeError, match="no sum post-ops"):
+        conv.execute_blocked_to_planar(x, post_ops=[("sum", y)])
+    with pytest.raises(ValueError, match="out must have shape"):
+        conv.execute_blocked_to_planar(x, out=np.empty((1, 2, 8, 8), np.float32))
+    with pytest.raises(ValueError, match="do not fit"):
+        conv.execute_blocked_to_planar(x, out=np.empty((1, 2, 8, 9), np.float32),
+                                       out_channel_offset=1)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        conv.execute_blocked_to_planar(x, out=np.empty((1, 2, 8, 18), np.float32)[..., ::2])
+    # grouped with channels off the block grid: im2col + GEMM, which reorders
+    grouped = ops.PackedConv(rng.standard_normal((6, 16, 3, 3), dtype=np.float32), groups=2)
+    assert not grouped.blocked_native_
+    with pytest.raises(RuntimeError, match="natively blocked"):
+        grouped.execute_blocked_to_planar(x)

@@ -496,6 +496,44 @@ class ConvF32 {
     run_direct_blocked_logged(d, src, dst, chain, sums, 0, -1, planar_src);
   }
 
+  /// execute_blocked into a planar dst (N, OC, [OD,] OH, OW): f32, the spatial dimensions
+  /// C-contiguous, any strides along N and C (a channel slice of a planar tensor). The rows
+  /// leave the kernel through the task's row buffer and a row transform, so a blocked graph's
+  /// planar output (a segmentation head) never stores a blocked result: for 2 classes that
+  /// is 16 lanes per pixel written and read back for 2 planar floats. src as for
+  /// execute_blocked; needs the blocked path (blocked_native(), or planar_blocked() for a
+  /// planar src) and no sum post-ops.
+  void execute_blocked_to_planar(const TensorView& src, const TensorView& dst,
+                                 const PostOps& post = {}) const {
+    const bool planar_src = src.rank == 2 + d_.spatial;
+    if (planar_src ? !planar_blocked() : !blocked_native())
+      medkern::detail::throw_unsupported(op_, ": a planar output of the blocked execute needs ",
+                                         "an algorithm that runs natively blocked (",
+                                         algorithm(), " does not)");
+    const ConvDesc d = planar_src ? problem(src) : blocked_problem(src);
+    const PostOps chain = full_chain(post);
+    if (chain.sums() > 0)
+      medkern::detail::throw_unsupported(op_, ": a planar output of the blocked execute takes ",
+                                         "no sum post-ops (", chain.sums(), " given)");
+    check_dst(d, src, dst);
+    const int r = dst.rank;
+    const i64 OH = d.out(1), OW = d.out(2);
+    if (dst.strides[std::size_t(r - 1)] != 4 || dst.strides[std::size_t(r - 2)] != OW * 4 ||
+        (d.spatial == 3 && dst.strides[2] != OH * OW * 4) || dst.strides[1] % 4 != 0)
+      medkern::detail::throw_shape(op_, ": a planar output of the blocked execute needs ",
+                                   "C-contiguous spatial dimensions (output ", dst.shape_str(),
+                                   ", last stride ", dst.strides[std::size_t(r - 1)], " bytes)");
+    if (conv_detail::overlap(src, dst))
+      medkern::detail::throw_shape(op_, ": the output must not overlap the input");
+    if (d.N == 0) return;
+    VerboseScope vs("conv", impl_blocked_name_.c_str(), [&] {
+      return kernels::conv::describe(d) + (planar_src ? ",planar_src" : "") + ",planar_dst" +
+             ",post=" + kernels::post_ops_str(chain) +
+             ",threads=" + std::to_string(num_threads());
+    });
+    run_direct_blocked(d, src, dst, chain, {}, 0, -1, planar_src, true);
+  }
+
   /// execute_blocked for output slices [o0, o1) of the outermost output dimension only (OH
   /// for 2-D, OD for 3-D): dst and the sums hold just those slices, (N, ceil(OC/16),
   /// o1 - o0, OW, 16) or (N, ceil(OC/16), o1 - o0, OH, OW, 16). A consumer that reduces
@@ -1022,7 +1060,7 @@ class ConvF32 {
   /// zero-padded planar copy is read in place, kc = IC channels a plane apart.
   void run_direct_blocked(const ConvDesc& d, const TensorView& src, const TensorView& dst,
                           const PostOps& chain, std::span<const TensorView> sums, i64 o0,
-                          i64 o1, bool planar_src = false) const {
+                          i64 o1, bool planar_src = false, bool planar_dst = false) const {
     namespace kc = kernels::conv;
     const i64 G = d.groups, ocg = d.ocg(), kv = d.kernel_volume();
     const i64 D = d.in[0], H = d.in[1], W = d.in[2];
@@ -1152,7 +1190,7 @@ class ConvF32 {
     // padding lanes need clearing afterwards.
     const bool zero_lanes = ocg % 16 == 0 || conv_detail::preserves_zero(chain);
     const bool stream =
-        tail.count == 0 && zero_lanes && batch_ * kc_ <= 64 &&
+        !planar_dst && tail.count == 0 && zero_lanes && batch_ * kc_ <= 64 &&
         double(d.N) * double(G * ocb_) * double(rows * RW) * 64.0 > double(kStreamBytes) &&
         reinterpret_cast<std::uintptr_t>(ys) % 64 == 0 && ysN % 64 == 0 && ysC % 16 == 0;
     const kc::DirectRow& krow = *direct_row_;
@@ -1245,15 +1283,25 @@ class ConvF32 {
         for (i64 b0 = 0; b0 < batch_; b0 += step) {
           const i64 b1 = std::min(batch_, b0 + step);
           const bool to_dst = b1 == batch_;
-          a.dst_block = to_dst ? ysC : Mt * 16;
+          const bool into_dst = to_dst && !planar_dst;  // planar: through the row buffer
+          a.dst_block = into_dst ? ysC : Mt * 16;
           a.acc_block = Mt * 16;
           for (i64 row = u.r0; row < u.r1; ++row) {  // one row but on banded units
             a.src = row == u.r0 ? src0 : row_src(row);
-            a.dst = (to_dst ? out : tmp) + (row - u.r0) * M * 16;
-            a.acc = to_dst && b0 > 0 ? tmp + (row - u.r0) * M * 16 : nullptr;
-            a.stream = stream && to_dst;
+            a.dst = (into_dst ? out : tmp) + (row - u.r0) * M * 16;
+            a.acc = into_dst && b0 > 0 ? tmp + (row - u.r0) * M * 16 : nullptr;
+            a.stream = stream && into_dst;
             krow.run(a, M, b0, b1, b0 == 0, to_dst);
           }
+        }
+        if (planar_dst) {  // the unit's Mt pixels are consecutive in the planar output
+          for (int v = 0; v < gr.nv; ++v) {
+            const i64 blk = gr.block0 + v, nc = std::min<i64>(16, ocg - blk * 16);
+            if (nc <= 0) break;
+            char* const o = ys + n * ysN + (g * ocg + blk * 16) * ysC * 4 + pix0 * 4;
+            krow.from_blocked(tmp + v * Mt * 16, int(nc), Mt, o, ysC * 4, 4);
+          }
+          continue;
         }
         for (int v = 0; v < gr.nv; ++v) {
           const i64 blk = gr.block0 + v;

@@ -166,6 +166,17 @@ class Conv:
         """Output slices [rows[0], rows[1]) of the outermost dimension of ``blocked``."""
         return self._packed.execute_blocked_rows(xb, rows, post_ops=self.post_ops, out=out)
 
+    def blocked_to_planar(self, xb: np.ndarray, out: np.ndarray | None = None,
+                          offset: int = 0):
+        """The blocked execute with a planar result, or None when the convolution cannot
+        (a transposed or not natively blocked one, or a sum post-op): the caller reorders
+        then."""
+        if self.transpose or not self.blocked_native or any(
+                isinstance(p, tuple) and p[0] == "sum" for p in self.post_ops):
+            return None
+        return self._packed.execute_blocked_to_planar(xb, post_ops=self.post_ops, out=out,
+                                                      out_channel_offset=offset)
+
     def blocked(self, xb: np.ndarray, out: np.ndarray | None = None, offset: int = 0):
         """The blocked execute; post-ops that do not fit the kernel's chain raise."""
         if out is None:

@@ -1003,8 +1003,13 @@ def _conv_blocked_exec(n: Node, ins, full, off):
     if n.layout == "blocked":
         n.op.blocked(x, full, off)
         return _block_slice(full, off, c)
-    # blocked input, planar output (a consumer without a blocked kernel); the blocked result
-    # goes to a buffer the node keeps between calls
+    # blocked input, planar output (a consumer without a blocked kernel): rows straight to
+    # planar when the convolution can, else the blocked result goes to a buffer the node
+    # keeps between calls and is reordered
+    if x.ndim == len(n.shape) + 1 and full.flags.c_contiguous:
+        y = n.op.blocked_to_planar(x, full, off)
+        if y is not None:
+            return full if full.shape[1] == c else full[:, off:off + c]
     tmp = _kept(n, "output", _blocked_shape(n.shape))
     n.op.blocked(x, tmp, 0)
     lay = "ncdhw" if len(n.shape) == 5 else "nchw"

@@ -273,6 +273,31 @@ class PackedConv:
         return self._impl.execute_blocked(x, _post_ops(post_ops, self._oc, self._op, out), out,
                                           int(out_channel_offset))
 
+    def execute_blocked_to_planar(self, x, post_ops: Sequence[Any] | None = None,
+                                  out: np.ndarray | None = None,
+                                  out_channel_offset: int = 0) -> np.ndarray:
+        """:meth:`execute_blocked` with a planar result (N, out_channels, [OD,] OH, OW), or
+        channels ``[out_channel_offset, out_channel_offset + out_channels)`` of a planar
+        ``out``. The rows go from the kernel to planar through a per-thread row buffer, so a
+        blocked network's planar output (a segmentation head) never stores a blocked result
+        (16 lanes per pixel for 2 classes). Needs ``blocked_native_`` (or
+        ``planar_blocked_`` for a planar ``x``) and no ``("sum", t)`` post-op.
+
+        >>> import numpy as np, medkern
+        >>> x = medkern.to_blocked(np.random.rand(1, 32, 12, 10).astype(np.float32))
+        >>> head = medkern.ops.PackedConv(np.random.rand(2, 32, 1, 1).astype(np.float32))
+        >>> y = head.execute_blocked_to_planar(x)
+        >>> y.shape, np.allclose(y, medkern.from_blocked(head.execute_blocked(x), 2))
+        ((1, 2, 12, 10), True)
+        """
+        if isinstance(x, np.ndarray) and x.ndim == self._spatial + 2:
+            x = _array(x, "input", self._op, self._spatial + 2)
+        else:
+            x = _array(x, "input", self._op, self._spatial + 3)
+        _check_out(out, out_channel_offset, self._op)
+        return self._impl.execute_blocked_to_planar(
+            x, _post_ops(post_ops, self._oc, self._op, out), out, int(out_channel_offset))
+
     @property
     def planar_blocked_(self) -> bool:
         """Whether ``execute_blocked`` reads a planar input in place (first layers)."""
