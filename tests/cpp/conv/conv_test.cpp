@@ -908,3 +908,91 @@ TEST_CASE("conv execute_blocked bad input") {
                       src, TensorView::contiguous(x.data(), DType::f32, {1, 2, 3, 4, 16})),
                   ShapeError);
 }
+
+TEST_CASE("conv execute_blocked_to_planar: blocked input, planar rows, equal to execute") {
+  struct Case {
+    int spatial;
+    i64 ic, oc, k, stride, pad;
+    std::array<i64, 3> in;
+  };
+  const Case cases[] = {{2, 32, 2, 1, 1, 0, {1, 37, 70}},  // a segmentation head: flat rows
+                        {2, 64, 35, 3, 1, 1, {1, 20, 23}},
+                        {2, 48, 20, 3, 2, 1, {1, 17, 19}},
+                        {3, 32, 17, 3, 1, 1, {6, 9, 11}}};
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd;
+  for (const Case& c : cases) {
+    CAPTURE(c.oc);
+    ConvDesc d;
+    d.spatial = c.spatial;
+    d.N = 2;
+    d.IC = c.ic;
+    d.OC = c.oc;
+    d.in = c.in;
+    const i64 kd = c.spatial == 3 ? c.k : 1, pd = c.spatial == 3 ? c.pad : 0;
+    d.kernel = {kd, c.k, c.k};
+    d.stride = {c.spatial == 3 ? c.stride : 1, c.stride, c.stride};
+    d.pad_before = d.pad_after = {pd, c.pad, c.pad};
+    std::vector<float> w(std::size_t(c.oc * c.ic * kd * c.k * c.k)), bias(std::size_t(c.oc));
+    for (float& v : w) v = nd(rng) * 0.1f;
+    for (float& v : bias) v = nd(rng);
+    ops::ConvF32 conv(d, w.data(), bias.data());
+    REQUIRE(conv.blocked_native());
+    const i64 S = d.in[0] * d.in[1] * d.in[2], icb = (c.ic + 15) / 16;
+    const i64 OS = d.out(0) * d.out(1) * d.out(2);
+    std::vector<float> x(std::size_t(2 * c.ic * S)), xb(std::size_t(2 * icb * S * 16), 0.f);
+    for (float& v : x) v = nd(rng);
+    for (i64 n = 0; n < 2; ++n)
+      for (i64 ch = 0; ch < c.ic; ++ch)
+        for (i64 s = 0; s < S; ++s)
+          xb[std::size_t(((n * icb + ch / 16) * S + s) * 16 + ch % 16)] =
+              x[std::size_t((n * c.ic + ch) * S + s)];
+    const auto dims = [&](i64 ch, bool out, bool blocked) {
+      std::vector<i64> v{2, ch};
+      for (int i = c.spatial == 3 ? 0 : 1; i < 3; ++i) v.push_back(out ? d.out(i) : d.in[std::size_t(i)]);
+      if (blocked) v.push_back(16);
+      return v;
+    };
+    const auto view = [](float* p, const std::vector<i64>& s) {
+      return s.size() == 4   ? TensorView::contiguous(p, DType::f32, {s[0], s[1], s[2], s[3]})
+             : s.size() == 5 ? TensorView::contiguous(p, DType::f32, {s[0], s[1], s[2], s[3], s[4]})
+                             : TensorView::contiguous(p, DType::f32, {s[0], s[1], s[2], s[3], s[4], s[5]});
+    };
+    std::vector<float> want(std::size_t(2 * c.oc * OS));
+    // the planar result goes into channels [3, 3 + oc) of a wider tensor
+    std::vector<float> got(std::size_t(2 * (c.oc + 5) * OS), 7.f);
+    PostOps relu;
+    relu.eltwise(Eltwise::relu);
+    conv.execute(view(x.data(), dims(c.ic, false, false)),
+                 view(want.data(), dims(c.oc, true, false)), relu);
+    const TensorView wide = view(got.data(), dims(c.oc + 5, true, false));
+    conv.execute_blocked_to_planar(view(xb.data(), dims(icb, false, true)),
+                                   ops::channel_slice(wide, 3, c.oc), relu);
+    float worst = 0.f;
+    for (i64 n = 0; n < 2; ++n)
+      for (i64 ch = 0; ch < c.oc + 5; ++ch)
+        for (i64 s = 0; s < OS; ++s) {
+          const float g = got[std::size_t((n * (c.oc + 5) + ch) * OS + s)];
+          if (ch < 3 || ch >= 3 + c.oc) {
+            CHECK(g == 7.f);
+            continue;
+          }
+          worst = std::max(worst, std::abs(g - want[std::size_t((n * c.oc + ch - 3) * OS + s)]));
+        }
+    CHECK(worst <= 1e-4f * std::sqrt(float(c.ic * kd * c.k * c.k)));
+  }
+  // no sum post-ops; spatial dimensions must be contiguous
+  ConvDesc d;
+  d.IC = 16;
+  d.OC = 2;
+  std::vector<float> w(32, 0.5f), x(std::size_t(4 * 5 * 16), 1.f), y(std::size_t(2 * 4 * 10), 0.f);
+  ops::ConvF32 conv(d, w.data());
+  const TensorView src = TensorView::contiguous(x.data(), DType::f32, {1, 1, 4, 5, 16});
+  const TensorView dst = TensorView::contiguous(y.data(), DType::f32, {1, 2, 4, 5});
+  CHECK_NOTHROW(conv.execute_blocked_to_planar(src, dst));
+  CHECK_THROWS_AS(conv.execute_blocked_to_planar(src, dst, PostOps().sum()), UnsupportedError);
+  TensorView gapped = TensorView::contiguous(y.data(), DType::f32, {1, 2, 4, 10});
+  gapped.shape[3] = 5;
+  gapped.strides[3] = 8;
+  CHECK_THROWS_AS(conv.execute_blocked_to_planar(src, gapped), ShapeError);
+}
