@@ -86,5 +86,47 @@ MEDKERN_ALWAYS_INLINE __m512 apply_post_ops(const PostOps& p, __m512 v, std::int
   return v;
 }
 
+/// The chain on a register tile acc[MR][NV] whose block j holds output columns
+/// [n0 + 16 j, n0 + 16 j + 16) (per-column data padded to whole blocks): each op is decoded
+/// once per tile and its per-column data loaded once per block, not once per accumulator.
+/// (Per accumulator, bias + relu cost a 64 -> 64 3x3 convolution 5% of its time.)
+template <int MR, int NV>
+MEDKERN_ALWAYS_INLINE void apply_post_ops_tile(const PostOps& p, __m512 (&acc)[MR][NV],
+                                               std::int64_t n0) {
+  const __m512 z = _mm512_setzero_ps();
+  for (const PostOp& op : p) {
+    switch (op.kind) {
+      case PostOpKind::bias:
+      case PostOpKind::scale:
+      case PostOpKind::prelu:
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) {
+          const __m512 c = op.data ? _mm512_loadu_ps(op.data + n0 + 16 * j)
+                                   : _mm512_set1_ps(op.alpha);
+#pragma GCC unroll 28
+          for (int i = 0; i < MR; ++i)
+            acc[i][j] = op.kind == PostOpKind::bias    ? _mm512_add_ps(acc[i][j], c)
+                        : op.kind == PostOpKind::scale ? _mm512_mul_ps(acc[i][j], c)
+                                                       : prelu(acc[i][j], c);
+        }
+        break;
+      case PostOpKind::eltwise:
+        if (op.alg == Eltwise::relu) {
+#pragma GCC unroll 28
+          for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+            for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_max_ps(z, acc[i][j]);  // keeps NaN
+        } else {
+#pragma GCC unroll 28
+          for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+            for (int j = 0; j < NV; ++j) acc[i][j] = eltwise(acc[i][j], op);
+        }
+        break;
+      case PostOpKind::sum: break;
+    }
+  }
+}
+
 }  // namespace medkern::kernels::avx512
 MEDKERN_ISA_END()

@@ -75,13 +75,12 @@ void tile(const DirectArgs& a, i64 m0, i64 b0, i64 b1, bool first, bool last) no
     }
   }
 
-  const bool has_post = last && !a.post.empty();
+  if (last && !a.post.empty()) kernels::avx512::apply_post_ops_tile<MR, NV>(a.post, acc, 0);
 #pragma GCC unroll 28
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
-      __m512 v = acc[i][j];
-      if (has_post) v = kernels::avx512::apply_post_ops(a.post, v, 16 * j);
+      const __m512 v = acc[i][j];
       if (last && a.stream)
         _mm512_stream_ps(c + j * cb + i * cp, v);  // 64-byte aligned: checked by the caller
       else
