@@ -87,12 +87,13 @@ MEDKERN_ALWAYS_INLINE __m512 apply_post_ops(const PostOps& p, __m512 v, std::int
 }
 
 /// The chain on a register tile acc[MR][NV] whose block j holds output columns
-/// [n0 + 16 j, n0 + 16 j + 16) (per-column data padded to whole blocks): each op is decoded
-/// once per tile and its per-column data loaded once per block, not once per accumulator.
-/// (Per accumulator, bias + relu cost a 64 -> 64 3x3 convolution 5% of its time.)
+/// [n0 + 16 j, n0 + 16 j + 16), the last block's per-column data read under mask `last`:
+/// each op is decoded once per tile and its per-column data loaded once per block, not once
+/// per accumulator. (Per accumulator, bias + relu cost a 64 -> 64 3x3 convolution 5% of its
+/// time.)
 template <int MR, int NV>
 MEDKERN_ALWAYS_INLINE void apply_post_ops_tile(const PostOps& p, __m512 (&acc)[MR][NV],
-                                               std::int64_t n0) {
+                                               std::int64_t n0, __mmask16 last = 0xffff) {
   const __m512 z = _mm512_setzero_ps();
   for (const PostOp& op : p) {
     switch (op.kind) {
@@ -101,8 +102,10 @@ MEDKERN_ALWAYS_INLINE void apply_post_ops_tile(const PostOps& p, __m512 (&acc)[M
       case PostOpKind::prelu:
 #pragma GCC unroll 4
         for (int j = 0; j < NV; ++j) {
-          const __m512 c = op.data ? _mm512_loadu_ps(op.data + n0 + 16 * j)
-                                   : _mm512_set1_ps(op.alpha);
+          const __m512 c =
+              op.data ? _mm512_maskz_loadu_ps(j == NV - 1 ? last : __mmask16(0xffff),
+                                              op.data + n0 + 16 * j)
+                      : _mm512_set1_ps(op.alpha);
 #pragma GCC unroll 28
           for (int i = 0; i < MR; ++i)
             acc[i][j] = op.kind == PostOpKind::bias    ? _mm512_add_ps(acc[i][j], c)

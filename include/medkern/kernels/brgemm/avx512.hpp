@@ -75,18 +75,22 @@ void tile(const BrgemmDesc& d, std::int64_t batch, const float* const* a, const 
     }
   }
 
-  const bool has_post = !d.post.empty();
+  if (d.accumulate) {
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        acc[i][j] = _mm512_add_ps(
+            acc[i][j], _mm512_maskz_loadu_ps(j == NV - 1 ? last : __mmask16(0xffff),
+                                             c + (m0 + i) * d.ldc + n0 + j * 16));
+  }
+  if (!d.post.empty()) kernels::avx512::apply_post_ops_tile<MR, NV>(d.post, acc, n0, last);
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i) {
     float* pc = c + (m0 + i) * d.ldc + n0;
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      const __mmask16 m = j == NV - 1 ? last : __mmask16(0xffff);
-      __m512 v = acc[i][j];
-      if (d.accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, pc + j * 16));
-      if (has_post) v = kernels::avx512::apply_post_ops(d.post, v, n0 + j * 16, m);
-      _mm512_mask_storeu_ps(pc + j * 16, m, v);
-    }
+    for (int j = 0; j < NV; ++j)
+      _mm512_mask_storeu_ps(pc + j * 16, j == NV - 1 ? last : __mmask16(0xffff), acc[i][j]);
   }
 }
 
