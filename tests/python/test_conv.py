@@ -769,6 +769,16 @@ def test_execute_blocked_rows_are_slices_of_execute_blocked(rng, case):
         conv.execute_blocked_rows(x, (0, 2), out=np.empty(full.shape, np.float32))
 
 
+def _biased_case(rng, case):
+    """(x, w, b, PackedConv, torch result) of a (C, spatial, OC, k, stride, padding) case."""
+    c, sp, oc, k, stride, padding = case
+    x = rng.standard_normal((2, c) + sp, dtype=np.float32)
+    w = rng.standard_normal((oc, c) + (k,) * len(sp), dtype=np.float32)
+    b = rng.standard_normal(oc, dtype=np.float32)
+    return (x, w, b, ops.PackedConv(w, b, stride=stride, padding=padding),
+            _torch_conv(len(sp), x, w, b, stride=stride, padding=padding))
+
+
 @pytest.mark.parametrize("case", [
     # (C, spatial, OC, k, stride, padding): first layers read a planar input in place
     (1, (37, 200), 32, 3, 1, 1),
@@ -778,12 +788,8 @@ def test_execute_blocked_rows_are_slices_of_execute_blocked(rng, case):
 ])
 def test_first_layer_blocked_reads_planar_input(rng, case):
     c, sp, oc, k, stride, padding = case
-    x = rng.standard_normal((2, c) + sp, dtype=np.float32)
-    w = rng.standard_normal((oc, c) + (k,) * len(sp), dtype=np.float32)
-    b = rng.standard_normal(oc, dtype=np.float32)
-    conv = ops.PackedConv(w, b, stride=stride, padding=padding)
+    x, w, b, conv, ref = _biased_case(rng, case)
     assert conv.planar_blocked_ and conv.blocked_native_
-    ref = _torch_conv(len(sp), x, w, b, stride=stride, padding=padding)
     res = rng.standard_normal(ref.shape, dtype=np.float32)
     post = [("sum", medkern.to_blocked(res), 0.5), "relu"]
     want = np.maximum(ref + 0.5 * res, 0)
@@ -818,13 +824,9 @@ def test_first_layer_blocked_reads_planar_input(rng, case):
 ])
 def test_execute_blocked_to_planar_matches_torch(rng, case):
     c, sp, oc, k, stride, padding = case
-    x = rng.standard_normal((2, c) + sp, dtype=np.float32)
-    w = rng.standard_normal((oc, c) + (k,) * len(sp), dtype=np.float32)
-    b = rng.standard_normal(oc, dtype=np.float32)
-    conv = ops.PackedConv(w, b, stride=stride, padding=padding)
+    x, _, _, conv, ref = _biased_case(rng, case)
     xb = x if conv.planar_blocked_ else medkern.to_blocked(x)
     assert conv.blocked_native_ or conv.planar_blocked_
-    ref = _torch_conv(len(sp), x, w, b, stride=stride, padding=padding)
     before = xb.copy()
     got = conv.execute_blocked_to_planar(xb, post_ops=["relu"])
     assert got.shape == ref.shape
@@ -835,6 +837,8 @@ def test_execute_blocked_to_planar_matches_torch(rng, case):
     assert conv.execute_blocked_to_planar(xb, out=big, out_channel_offset=4) is big
     assert (big[:, :4] == 3).all() and (big[:, 4 + oc:] == 3).all()
     _close(big[:, 4:4 + oc], ref, c * k ** len(sp))
+    # a planar x of a layer that is not a first layer is reordered to blocked first
+    _close(conv.execute_blocked_to_planar(x), ref, c * k ** len(sp))
 
 
 def test_execute_blocked_to_planar_bad_input(rng):

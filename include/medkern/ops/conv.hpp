@@ -519,7 +519,7 @@ class ConvF32 {
     const int r = dst.rank;
     const i64 OH = d.out(1), OW = d.out(2);
     if (dst.strides[std::size_t(r - 1)] != 4 || dst.strides[std::size_t(r - 2)] != OW * 4 ||
-        (d.spatial == 3 && dst.strides[2] != OH * OW * 4) || dst.strides[1] % 4 != 0)
+        (d.spatial == 3 && dst.strides[2] != OH * OW * 4))
       medkern::detail::throw_shape(op_, ": a planar output of the blocked execute needs ",
                                    "C-contiguous spatial dimensions (output ", dst.shape_str(),
                                    ", last stride ", dst.strides[std::size_t(r - 1)], " bytes)");

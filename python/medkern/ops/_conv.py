@@ -262,13 +262,7 @@ class PackedConv:
         their few planar channels in place (a 1-channel input blocked is 16x its size);
         other convolutions reorder it to the blocked layout first.
         """
-        if isinstance(x, np.ndarray) and x.ndim == self._spatial + 2:
-            x = _array(x, "input", self._op, self._spatial + 2)
-            if not self._impl.planar_blocked:
-                from .._layout import to_blocked
-                x = to_blocked(x, "ncdhw" if x.ndim == 5 else "nchw")
-        else:
-            x = _array(x, "input", self._op, self._spatial + 3)
+        x = self._blocked_source(x)
         _check_out(out, out_channel_offset, self._op)
         return self._impl.execute_blocked(x, _post_ops(post_ops, self._oc, self._op, out), out,
                                           int(out_channel_offset))
@@ -280,8 +274,9 @@ class PackedConv:
         channels ``[out_channel_offset, out_channel_offset + out_channels)`` of a planar
         ``out``. The rows go from the kernel to planar through a per-thread row buffer, so a
         blocked network's planar output (a segmentation head) never stores a blocked result
-        (16 lanes per pixel for 2 classes). Needs ``blocked_native_`` (or
-        ``planar_blocked_`` for a planar ``x``) and no ``("sum", t)`` post-op.
+        (16 lanes per pixel for 2 classes). ``x`` as for :meth:`execute_blocked`. Needs
+        ``blocked_native_`` (or ``planar_blocked_`` for a planar ``x``) and no ``("sum", t)``
+        post-op.
 
         >>> import numpy as np, medkern
         >>> x = medkern.to_blocked(np.random.rand(1, 32, 12, 10).astype(np.float32))
@@ -290,13 +285,21 @@ class PackedConv:
         >>> y.shape, np.allclose(y, medkern.from_blocked(head.execute_blocked(x), 2))
         ((1, 2, 12, 10), True)
         """
-        if isinstance(x, np.ndarray) and x.ndim == self._spatial + 2:
-            x = _array(x, "input", self._op, self._spatial + 2)
-        else:
-            x = _array(x, "input", self._op, self._spatial + 3)
+        x = self._blocked_source(x)
         _check_out(out, out_channel_offset, self._op)
         return self._impl.execute_blocked_to_planar(
             x, _post_ops(post_ops, self._oc, self._op, out), out, int(out_channel_offset))
+
+    def _blocked_source(self, x):
+        """x as the blocked executes take it: blocked, or planar for a first layer
+        (``planar_blocked_``); other planar inputs are reordered to blocked."""
+        if isinstance(x, np.ndarray) and x.ndim == self._spatial + 2:
+            x = _array(x, "input", self._op, self._spatial + 2)
+            if not self._impl.planar_blocked:
+                from .._layout import to_blocked
+                x = to_blocked(x, "ncdhw" if x.ndim == 5 else "nchw")
+            return x
+        return _array(x, "input", self._op, self._spatial + 3)
 
     @property
     def planar_blocked_(self) -> bool:
