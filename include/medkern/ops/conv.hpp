@@ -79,6 +79,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -86,6 +87,7 @@
 #include <vector>
 
 #include "medkern/core/buffer.hpp"
+#include "medkern/core/cpu.hpp"
 #include "medkern/core/dispatch.hpp"
 #include "medkern/core/error.hpp"
 #include "medkern/core/tensor.hpp"
@@ -133,8 +135,30 @@ inline constexpr std::int64_t kConvEdge = 8;
 #define MEDKERN_CONV_PASS_BYTES (32 * 1024)
 #endif
 inline constexpr std::int64_t kConvPassBytes = MEDKERN_CONV_PASS_BYTES;
-/// Output bytes above which the planar kernel writes with non-temporal stores (4 x L2).
-inline constexpr std::int64_t kStreamBytes = std::int64_t(8) << 20;
+/// Output bytes above which memory-bound convolutions store with non-temporal stores: a
+/// quarter of the last-level cache (at least 8 MiB). An output well inside it is read back
+/// from there by the next layer, and plain stores cost no trip to memory; a larger one
+/// goes to memory anyway and streaming saves reading each line before writing it. With a
+/// 480 MiB L3 shared with other tenants, 2 threads: 1 -> 32 3x3 at 512x512 (32 MiB out)
+/// 1.15 -> 0.92 ms stored plainly, 1 -> 64 (64 MiB) 1.9 -> 1.65 ms; 8 x 1 -> 64 at 256x256
+/// (128 MiB) 4.0 ms streamed against 4.4 plainly, 1 -> 32 3x3x3 at 64x128x128 (134 MiB)
+/// 10.9 against 11.9.
+/// set_stream_bytes(n) replaces it (n > 0; 0 restores it): a tuning knob for other cache
+/// hierarchies, and how tests reach the streaming path with small outputs.
+inline std::atomic<std::int64_t>& stream_bytes_setting() {
+  static std::atomic<std::int64_t> bytes{0};
+  return bytes;
+}
+inline std::int64_t stream_bytes() {
+  static const std::int64_t automatic =
+      std::max<std::int64_t>(std::int64_t(8) << 20, cache_bytes(3, 0) / 4);
+  const std::int64_t set = stream_bytes_setting().load(std::memory_order_relaxed);
+  return set > 0 ? set : automatic;
+}
+inline void set_stream_bytes(std::int64_t bytes) {
+  if (bytes < 0) detail::throw_shape("set_stream_bytes: bytes ", bytes, " must be >= 0");
+  stream_bytes_setting().store(bytes, std::memory_order_relaxed);
+}
 /// Bytes of the per-task im2col buffer (a quarter of a 2 MiB L2).
 inline constexpr std::int64_t kIm2colBytes = 512 * 1024;
 
@@ -1191,7 +1215,7 @@ class ConvF32 {
     const bool zero_lanes = ocg % 16 == 0 || conv_detail::preserves_zero(chain);
     const bool stream =
         !planar_dst && tail.count == 0 && zero_lanes && batch_ * kc_ <= 64 &&
-        double(d.N) * double(G * ocb_) * double(rows * RW) * 64.0 > double(kStreamBytes) &&
+        double(d.N) * double(G * ocb_) * double(rows * RW) * 64.0 > double(stream_bytes()) &&
         reinterpret_cast<std::uintptr_t>(ys) % 64 == 0 && ysN % 64 == 0 && ysC % 16 == 0;
     const kc::DirectRow& krow = *direct_row_;
     const float* const wei = blocked_direct_ || planar_ ? wei_blk_.data() : wei_.data();
@@ -1429,7 +1453,7 @@ class ConvF32 {
       a.post = post;
       // Outputs beyond the L2 size bypass the caches (the next layer reads them from memory
       // anyway); smaller ones stay cached for it.
-      a.stream = direct_out && d.N * OC * OD * OH * OW * 4 > kStreamBytes;
+      a.stream = direct_out && d.N * OC * OD * OH * OW * 4 > stream_bytes();
       for (i64 t = t0; t < t1; ++t) {
         const i64 oh = t % OH, od = (t / OH) % OD, n = t / (OH * OD);
         for (i64 ic = 0, r = 0; ic < IC; ++ic)

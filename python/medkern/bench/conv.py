@@ -156,13 +156,15 @@ def run_layer(layer: Layer, dnnl, torch, *, min_time: float, rounds: int,
     x = rng.standard_normal((layer.N, layer.C, *layer.spatial), dtype=np.float32)
     w = (rng.standard_normal((layer.OC, layer.C) + (layer.k,) * nd, dtype=np.float32)
          / np.float32(np.sqrt(layer.C * layer.k ** nd)))
-    out = np.empty((layer.N, layer.OC, *layer.out), np.float32)
+    # Outputs in memory as each library allocates its own: 64-byte aligned (medkern.empty;
+    # oneDNN and torch align theirs), not numpy's 16-byte alignment of large arrays.
+    out = medkern.empty((layer.N, layer.OC, *layer.out))
     conv = medkern.ops.PackedConv(w, None, stride=layer.s, padding=layer.p)
     layer.medkern_algo = conv.algorithm_
     # The blocked run's input: blocked, or planar for first layers that read it in place
     # (oneDNN's format `any` also picks the plain layout for so few input channels).
     xb = x if conv.planar_blocked_ else medkern.to_blocked(x)
-    outb = np.empty((layer.N, (layer.OC + 15) // 16, *layer.out, 16), np.float32)
+    outb = medkern.empty((layer.N, (layer.OC + 15) // 16, *layer.out, 16))
     fns = {"medkern": lambda: conv(x, out=out),
            "medkern_blocked": lambda: conv.execute_blocked(xb, out=outb)}
     mine = conv(x)

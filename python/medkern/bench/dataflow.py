@@ -63,7 +63,8 @@ def run_concat(min_time, rounds):
     for name, shapes in CONCAT_CASES + REPACK_CASES:
         xs = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
         chans = [s[1] for s in shapes]
-        out = np.empty((shapes[0][0], sum(chans), *shapes[0][2:]), np.float32)
+        # destinations 64-byte aligned (medkern.empty), as torch and medkern allocate theirs
+        out = medkern.empty((shapes[0][0], sum(chans), *shapes[0][2:]))
         tx = [torch.from_numpy(x) for x in xs]
         tout = torch.from_numpy(np.empty_like(out))
         bx = [medkern.to_blocked(x) for x in xs]
@@ -73,13 +74,13 @@ def run_concat(min_time, rounds):
         if not repack_only:
             nbytes = out.nbytes
             src = np.ones(nbytes // 4, np.float32)
-            dst = np.empty_like(src)
+            dst = medkern.empty(src.shape)
             fns["medkern nchw"] = lambda: ops.cat(xs, 1, out=out)
             fns["memcpy"] = lambda: _core.parallel_memcpy(dst, src)
             fns["torch.cat"] = lambda: torch.cat(tx, 1, out=tout)
         fns["medkern blocked"] = lambda: ops.cat_blocked(bx, chans, out=bout)
         bsrc = np.ones(bout.nbytes // 4, np.float32)
-        bdst = np.empty_like(bsrc)
+        bdst = medkern.empty(bsrc.shape)
         fns["memcpy blocked"] = lambda: _core.parallel_memcpy(bdst, bsrc)
         t = measure_interleaved(fns, min_time=min_time, rounds=rounds)
         rows.append((name, out.nbytes, bout.nbytes, t))

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _layout
+from .. import _layout, _memory
 from . import _kernels as K
 from ._trace import Proxy, Tracer
 from .modules import Module, fold_batch_norm, to_numpy
@@ -830,7 +830,7 @@ class _Plan:
             if options["in_place"]:
                 pass_in_place(nodes, outputs)
             self.offsets, arena, self.memory = plan_memory(nodes, outputs)
-            self.arena = np.empty(arena, np.uint8)
+            self.arena = _memory.empty(arena, np.uint8)  # buffers at 64-byte offsets in it
         else:
             self.offsets, self.arena = {}, None
             self.memory = {"arena_bytes": 0, "output_bytes": 0, "unplanned_bytes": sum(
@@ -841,7 +841,7 @@ class _Plan:
         if b is None:
             off = self.offsets.get(root)
             if off is None:
-                b = np.empty(root.store_shape, np.float32)
+                b = _memory.empty(root.store_shape)
             else:
                 b = np.ndarray(root.store_shape, np.float32, buffer=self.arena, offset=off)
             bufs[id(root)] = b
@@ -981,7 +981,7 @@ def _kept(owner: Node, key: str, shape) -> np.ndarray:
     bufs = owner.attrs.setdefault("_kept", {})
     b = bufs.get(key)
     if b is None or b.shape != tuple(shape):
-        b = bufs[key] = np.empty(shape, np.float32)
+        b = bufs[key] = _memory.empty(shape)
     return b
 
 

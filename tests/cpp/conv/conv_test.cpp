@@ -627,7 +627,8 @@ TEST_CASE("conv planar kernel (few input channels) through dispatch: 2-D and 3-D
   }
 }
 
-TEST_CASE("conv planar kernel streams outputs larger than ops::kStreamBytes") {
+TEST_CASE("conv planar kernel streams outputs larger than ops::stream_bytes()") {
+  ops::set_stream_bytes(std::int64_t(8) << 20);  // automatic: a quarter of the L3
   ConvDesc d;
   d.IC = 1;
   d.OC = 16;
@@ -635,7 +636,7 @@ TEST_CASE("conv planar kernel streams outputs larger than ops::kStreamBytes") {
   d.pad_before = d.pad_after = {0, 1, 1};
   d.in = {1, 360, 368};  // 16 x 360 x 368 floats: above the threshold, rows 64-byte aligned
   const i64 out_n = 16 * 360 * 368;
-  REQUIRE(out_n * 4 > ops::kStreamBytes);
+  REQUIRE(out_n * 4 > ops::stream_bytes());
   AlignedBuffer<float> x(360 * 368), y(out_n);
   std::vector<float> w(16 * 9), b(16), ref(static_cast<std::size_t>(out_n));
   std::mt19937 rng(11);
@@ -654,6 +655,7 @@ TEST_CASE("conv planar kernel streams outputs larger than ops::kStreamBytes") {
   for (i64 i = 0; i < out_n && bad < 0; ++i)
     if (!(std::abs(y[i] - ref[std::size_t(i)]) <= 1e-5f * (1.f + std::abs(ref[std::size_t(i)]))))
       bad = i;
+  ops::set_stream_bytes(0);
   INFO("kernel=", conv.kernel(), " first_bad=", bad);
   CHECK(bad < 0);
 }
