@@ -97,6 +97,7 @@
 #include "medkern/kernels/conv/desc.hpp"
 #include "medkern/kernels/conv/im2col.hpp"
 #include "medkern/kernels/conv/depthwise/registry.hpp"
+#include "medkern/kernels/conv/dot/registry.hpp"
 #include "medkern/kernels/conv/planar_avx512.hpp"
 #include "medkern/kernels/conv/registry.hpp"
 #include "medkern/kernels/post_ops.hpp"
@@ -159,6 +160,9 @@ inline void set_stream_bytes(std::int64_t bytes) {
   if (bytes < 0) detail::throw_shape("set_stream_bytes: bytes ", bytes, " must be >= 0");
   stream_bytes_setting().store(bytes, std::memory_order_relaxed);
 }
+/// Pixels per task of the few-output (dot) 1x1 path: its output rows stay in L1 for the
+/// post-op chain.
+inline constexpr std::int64_t kDotChunk = 2048;
 /// Bytes of the per-task im2col buffer (a quarter of a 2 MiB L2).
 inline constexpr std::int64_t kIm2colBytes = 512 * 1024;
 
@@ -550,6 +554,13 @@ class ConvF32 {
     if (conv_detail::overlap(src, dst))
       medkern::detail::throw_shape(op_, ": the output must not overlap the input");
     if (d.N == 0) return;
+    if (dot_row_ != nullptr && !planar_src && spatially_contiguous(src, d)) {
+      VerboseScope vs("conv", dot_row_->name, [&] {
+        return kernels::conv::describe(d) + ",planar_dst,post=" + kernels::post_ops_str(chain) +
+               ",threads=" + std::to_string(num_threads());
+      });
+      return run_dot(d, src, dst, chain);
+    }
     VerboseScope vs("conv", impl_blocked_name_.c_str(), [&] {
       return kernels::conv::describe(d) + (planar_src ? ",planar_src" : "") + ",planar_dst" +
              ",post=" + kernels::post_ops_str(chain) +
@@ -714,6 +725,15 @@ class ConvF32 {
     // 5x5x5: 152 against 109 GFLOP/s); a planar src (planar_blocked) packs its 28 pixels
     // in two lines and wins (168).
     if (planar_ && ocg > 16) blocked_direct_ = true;
+    // A few-class head (1x1 to <= 4 outputs) writing planar rows from a blocked input
+    // reduces across each pixel's channels (kernels/conv/dot) instead of filling a 16-lane
+    // output block with 2 real lanes: execute_blocked_to_planar only (32 -> 2 at 512x512,
+    // 2 threads: 0.84x oneDNN on the direct kernel; see BENCHMARKS.md).
+    dot_row_ = nullptr;
+    if (forced == ConvAlgorithm::automatic && forced_row == nullptr && blocked_direct_) {
+      const auto* dr = select(kernels::conv::dot::kDotRegistry, d_, isa);
+      if (dr != nullptr && dr->isa != Isa::ref) dot_row_ = dr;
+    }
     kc_ = planar_ ? int(icg) : 16;
     algo_ = a;
     kernel_ = a == ConvAlgorithm::im2col_gemm ? gemm_row_->name
@@ -730,6 +750,13 @@ class ConvF32 {
 
   void pack(const float* w) {
     const i64 icg = d_.icg(), kv = d_.kernel_volume(), G = d_.groups;
+    if (dot_row_ != nullptr) {  // [oc][input blocks * 16], zero padded
+      const i64 nb = (icg + 15) / 16;
+      wei_dot_.allocate(d_.OC * nb * 16);
+      for (i64 o = 0; o < d_.OC; ++o)
+        for (i64 c = 0; c < nb * 16; ++c)
+          wei_dot_.data()[o * nb * 16 + c] = c < icg ? w[o * icg + c] : 0.f;
+    }
     if (algo_ == ConvAlgorithm::depthwise) {  // [block][tap][16 channels]
       const i64 cb = (G + 15) / 16;
       wei_.allocate(cb * kv * 16);
@@ -1065,6 +1092,46 @@ class ConvF32 {
   /// Single-pass reductions store straight into dst, multi-pass ones through the task's row
   /// buffer; the chain's tail runs on the stored rows (one contiguous run of pixels per
   /// task).
+  /// Blocked src (N, ICB, [D,] H, W, 16) whose pixels follow each other in every block.
+  static bool spatially_contiguous(const TensorView& src, const ConvDesc& d) {
+    const int r = src.rank;
+    i64 want = 16 * i64(sizeof(float));
+    for (int i = r - 2; i >= 2; --i) {
+      if (src.strides[std::size_t(i)] != want) return false;
+      want *= src.shape[std::size_t(i)];
+    }
+    return d.groups == 1;
+  }
+
+  /// execute_blocked_to_planar of a few-class 1x1 head: the dot kernel over chunks of
+  /// kDotChunk pixels per task, then the chain on each output row of the chunk (in L1).
+  void run_dot(const ConvDesc& d, const TensorView& src, const TensorView& dst,
+               const PostOps& chain) const {
+    const i64 P = d.out(0) * d.out(1) * d.out(2), nb = (d.IC + 15) / 16;
+    const i64 per_image = (P + kDotChunk - 1) / kDotChunk;
+    const char* const xs = static_cast<const char*>(src.data);
+    char* const ys = static_cast<char*>(dst.data);
+    const i64 xsN = src.strides[0], xsC = src.strides[1] / 4;
+    const i64 ysN = dst.strides[0], ysC = dst.strides[1] / 4;
+    parallel_for_1d(d.N * per_image, 1, [&](i64 t0, i64 t1) {
+      for (i64 t = t0; t < t1; ++t) {
+        const i64 n = t / per_image, m0 = t % per_image * kDotChunk;
+        const i64 M = std::min(kDotChunk, P - m0);
+        kernels::conv::dot::DotArgs a;
+        a.src = reinterpret_cast<const float*>(xs + n * xsN) + m0 * 16;
+        a.lds = xsC;
+        a.nb = int(nb);
+        a.wei = wei_dot_.data();
+        a.noc = int(d.OC);
+        a.dst = reinterpret_cast<float*>(ys + n * ysN) + m0;
+        a.ldd = ysC;
+        dot_row_->run(a, M);
+        if (!chain.empty())
+          for (i64 o = 0; o < d.OC; ++o) post_row_->run(chain, o, a.dst + o * ysC, M);
+      }
+    });
+  }
+
   /// run_direct_blocked inside the verbose log's scope.
   void run_direct_blocked_logged(const ConvDesc& d, const TensorView& src, const TensorView& dst,
                                  const PostOps& chain, std::span<const TensorView> sums,
@@ -1572,6 +1639,8 @@ class ConvF32 {
   const kernels::brgemm::BrgemmRow* gemm_row_ = nullptr;
   const kernels::PostRowRow* post_row_ = nullptr;
   const kernels::conv::depthwise::DwRow* dw_row_ = nullptr;
+  const kernels::conv::dot::DotRow* dot_row_ = nullptr;  ///< few-class heads, planar out
+  AlignedBuffer<float> wei_dot_;                          ///< [OC][ICB*16] for dot_row_
   const char* kernel_ = "";
   bool planar_ = false;  ///< direct with the planar few-input-channel kernel
   std::string impl_name_, impl_blocked_name_;

@@ -911,6 +911,43 @@ TEST_CASE("conv execute_blocked bad input") {
                   ShapeError);
 }
 
+TEST_CASE("dot rows (few-output 1x1, blocked in, planar out) equal the ref row") {
+  using namespace kernels::conv::dot;
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (const DotRow& row : kDotRegistry) {
+    if (!cpu_info().supports(row.isa)) continue;
+    for (int nb : {1, 2, 5})
+      for (int noc = 1; noc <= kMaxDotOc; ++noc)
+        for (i64 M : {1, 7, 8, 9, 31, 200}) {
+          CAPTURE(row.name);
+          CAPTURE(nb);
+          CAPTURE(noc);
+          CAPTURE(M);
+          const i64 lds = M * 16 + 48;  // blocks apart by more than their pixels
+          const i64 ldd = M + 5;
+          std::vector<float> src(std::size_t(nb * lds));
+          AlignedBuffer<float> wei(noc * nb * 16);
+          for (float& v : src) v = u(rng);
+          for (i64 i = 0; i < wei.size(); ++i) wei[i] = u(rng);
+          std::vector<float> got(std::size_t(noc * ldd), 9.f), want(got);
+          DotArgs a;
+          a.src = src.data();
+          a.lds = lds;
+          a.nb = nb;
+          a.wei = wei.data();
+          a.noc = noc;
+          a.ldd = ldd;
+          a.dst = got.data();
+          row.run(a, M);
+          a.dst = want.data();
+          impl<isa::ref_t>::run(a, M);
+          for (std::size_t i = 0; i < got.size(); ++i)
+            CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-5).scale(4.0));
+        }
+  }
+}
+
 TEST_CASE("conv execute_blocked_to_planar: blocked input, planar rows, equal to execute") {
   struct Case {
     int spatial;
@@ -920,7 +957,11 @@ TEST_CASE("conv execute_blocked_to_planar: blocked input, planar rows, equal to 
   const Case cases[] = {{2, 32, 2, 1, 1, 0, {1, 37, 70}},  // a segmentation head: flat rows
                         {2, 64, 35, 3, 1, 1, {1, 20, 23}},
                         {2, 48, 20, 3, 2, 1, {1, 17, 19}},
-                        {3, 32, 17, 3, 1, 1, {6, 9, 11}}};
+                        {3, 32, 17, 3, 1, 1, {6, 9, 11}},
+                        // few-class heads (the dot kernel): 1, 3 and 4 classes, pixel tails
+                        {2, 64, 1, 1, 1, 0, {1, 13, 7}},
+                        {2, 48, 3, 1, 1, 0, {1, 45, 47}},
+                        {3, 16, 4, 1, 1, 0, {3, 5, 7}}};
   std::mt19937 rng(5);
   std::normal_distribution<float> nd;
   for (const Case& c : cases) {
