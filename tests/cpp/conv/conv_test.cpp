@@ -911,6 +911,45 @@ TEST_CASE("conv execute_blocked bad input") {
                   ShapeError);
 }
 
+TEST_CASE("conv execute_blocked streams a first layer's output past ops::stream_bytes()") {
+  // The blocked direct path's non-temporal stores (a first layer on its planar input) with
+  // the threshold lowered, so a small output takes them; equal to execute either way.
+  ConvDesc d;
+  d.N = 2;
+  d.IC = 1;
+  d.OC = 32;
+  d.kernel = {1, 3, 3};
+  d.pad_before = d.pad_after = {0, 1, 1};
+  d.in = {1, 64, 80};
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> w(32 * 9), b(32);
+  for (auto& v : w) v = u(rng);
+  for (auto& v : b) v = u(rng);
+  ops::ConvF32 conv(d, w.data(), b.data());
+  if (!conv.planar_blocked()) return;  // an ISA cap without the direct kernel
+  AlignedBuffer<float> x(2 * 64 * 80), want(2 * 32 * 64 * 80), got(2 * 2 * 64 * 80 * 16);
+  for (i64 i = 0; i < x.size(); ++i) x[i] = u(rng);
+  const TensorView src = TensorView::contiguous(x.data(), DType::f32, {2, 1, 64, 80});
+  conv.execute(src, TensorView::contiguous(want.data(), DType::f32, {2, 32, 64, 80}),
+               PostOps().eltwise(Eltwise::relu));
+  for (std::int64_t limit : {std::int64_t(64) << 10, std::int64_t(0)}) {
+    CAPTURE(limit);
+    ops::set_stream_bytes(limit);  // 0: the automatic threshold (no streaming this small)
+    std::fill_n(got.data(), got.size(), -1.f);
+    conv.execute_blocked(src, TensorView::contiguous(got.data(), DType::f32, {2, 2, 64, 80, 16}),
+                         PostOps().eltwise(Eltwise::relu));
+    float worst = 0.f;
+    for (i64 n = 0; n < 2; ++n)
+      for (i64 c = 0; c < 32; ++c)
+        for (i64 p = 0; p < 64 * 80; ++p)
+          worst = std::max(worst, std::abs(got[((n * 2 + c / 16) * 64 * 80 + p) * 16 + c % 16] -
+                                           want[(n * 32 + c) * 64 * 80 + p]));
+    CHECK(worst <= 1e-5f);
+  }
+  CHECK_THROWS_AS(ops::set_stream_bytes(-1), ShapeError);
+}
+
 TEST_CASE("dot rows (few-output 1x1, blocked in, planar out) equal the ref row") {
   using namespace kernels::conv::dot;
   std::mt19937 rng(21);
