@@ -554,7 +554,7 @@ class ConvF32 {
     if (conv_detail::overlap(src, dst))
       medkern::detail::throw_shape(op_, ": the output must not overlap the input");
     if (d.N == 0) return;
-    if (dot_row_ != nullptr && !planar_src && spatially_contiguous(src, d)) {
+    if (dot_row_ != nullptr && !planar_src && spatially_contiguous(src)) {
       VerboseScope vs("conv", dot_row_->name, [&] {
         return kernels::conv::describe(d) + ",planar_dst,post=" + kernels::post_ops_str(chain) +
                ",threads=" + std::to_string(num_threads());
@@ -1072,35 +1072,15 @@ class ConvF32 {
     });
   }
 
-  /// execute_blocked for the direct and gemm_1x1 algorithms. Output rows are split into
-  /// equal segments of up to kConvSegment pixels; a task is (image, group, block group,
-  /// unit), a unit being one row segment or, on the padded path, a band of whole rows.
-  /// Two ways to reach the input:
-  ///   in place: the kernel reads the caller's blocked input. Taps of rows above/below the
-  ///     input (D/H padding) point at a zero row. A segment with a border pixel reads a
-  ///     per-task halo: its input window [icb][kd][kh][Wh][16], copied zero-padded (a border
-  ///     pixel's taps straddle the edge; without a halo the kernel would need per-tap masks).
-  ///   padded copy: the input is copied once into a zero-padded blocked tensor (as execute's
-  ///     direct path does), so every tap of every pixel is in bounds and every unit runs in
-  ///     place. Chosen when the halos would copy over 4x more than that tensor (each halo is
-  ///     re-copied per block group and per row: KD*KH input rows per output row), or when
-  ///     rows are narrower than half a segment.
-  /// With every tap in bounds (the padded copy, or no padding at all) narrow rows run in
-  /// bands of whole rows whose weight passes stay in L1 across all of the band's rows (a
-  /// 3-D row of 8 pixels alone re-streams every pass from L2/L3 for 8 pixels: 5x5x5
-  /// 256 -> 256 at 4x8x8 ran at 0.5x oneDNN).
-  /// Single-pass reductions store straight into dst, multi-pass ones through the task's row
-  /// buffer; the chain's tail runs on the stored rows (one contiguous run of pixels per
-  /// task).
   /// Blocked src (N, ICB, [D,] H, W, 16) whose pixels follow each other in every block.
-  static bool spatially_contiguous(const TensorView& src, const ConvDesc& d) {
+  static bool spatially_contiguous(const TensorView& src) {
     const int r = src.rank;
     i64 want = 16 * i64(sizeof(float));
     for (int i = r - 2; i >= 2; --i) {
       if (src.strides[std::size_t(i)] != want) return false;
       want *= src.shape[std::size_t(i)];
     }
-    return d.groups == 1;
+    return true;
   }
 
   /// execute_blocked_to_planar of a few-class 1x1 head: the dot kernel over chunks of
@@ -1132,6 +1112,26 @@ class ConvF32 {
     });
   }
 
+  /// execute_blocked for the direct and gemm_1x1 algorithms. Output rows are split into
+  /// equal segments of up to kConvSegment pixels; a task is (image, group, block group,
+  /// unit), a unit being one row segment or, on the padded path, a band of whole rows.
+  /// Two ways to reach the input:
+  ///   in place: the kernel reads the caller's blocked input. Taps of rows above/below the
+  ///     input (D/H padding) point at a zero row. A segment with a border pixel reads a
+  ///     per-task halo: its input window [icb][kd][kh][Wh][16], copied zero-padded (a border
+  ///     pixel's taps straddle the edge; without a halo the kernel would need per-tap masks).
+  ///   padded copy: the input is copied once into a zero-padded blocked tensor (as execute's
+  ///     direct path does), so every tap of every pixel is in bounds and every unit runs in
+  ///     place. Chosen when the halos would copy over 4x more than that tensor (each halo is
+  ///     re-copied per block group and per row: KD*KH input rows per output row), or when
+  ///     rows are narrower than half a segment.
+  /// With every tap in bounds (the padded copy, or no padding at all) narrow rows run in
+  /// bands of whole rows whose weight passes stay in L1 across all of the band's rows (a
+  /// 3-D row of 8 pixels alone re-streams every pass from L2/L3 for 8 pixels: 5x5x5
+  /// 256 -> 256 at 4x8x8 ran at 0.5x oneDNN).
+  /// Single-pass reductions store straight into dst, multi-pass ones through the task's row
+  /// buffer; the chain's tail runs on the stored rows (one contiguous run of pixels per
+  /// task).
   /// run_direct_blocked inside the verbose log's scope.
   void run_direct_blocked_logged(const ConvDesc& d, const TensorView& src, const TensorView& dst,
                                  const PostOps& chain, std::span<const TensorView> sums,
