@@ -124,6 +124,13 @@ py::array from_blocked(const py::array& x, std::int64_t channels, const std::str
 }  // namespace
 
 void bind_layout(py::module_& m) {
+  m.def(
+      "empty",
+      [](const std::vector<py::ssize_t>& shape, const py::dtype& dtype) {
+        return medkern::py::empty_aligned(dtype, shape);
+      },
+      py::arg("shape"), py::arg("dtype"),
+      "An uninitialised C-contiguous array whose data starts on a 64-byte boundary.");
   m.def("to_blocked", &to_blocked, py::arg("x"), py::arg("layout_from") = "nchw",
         py::arg("out") = py::none(),
         R"doc(Reorder a plain activation tensor into the channel-blocked layout.

@@ -6,11 +6,13 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include <cstdlib>
-#include <new>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "medkern/core/buffer.hpp"
 #include "medkern/core/error.hpp"
 #include "medkern/core/tensor.hpp"
 
@@ -45,13 +47,17 @@ inline bool dtype_matches(const py::array& a, DType t) {
 /// splits two cache lines: a 1 -> 32 3x3 convolution at 512x512 writing a blocked result
 /// took 1.10 ms into a numpy array and 0.80 ms into an aligned one (2 threads).
 inline py::array empty_aligned(const py::dtype& dt, const std::vector<py::ssize_t>& shape) {
-  std::size_t bytes = std::size_t(dt.itemsize());
-  for (py::ssize_t n : shape) bytes *= std::size_t(n);
-  const std::size_t rounded = (bytes + 63) / 64 * 64;  // aligned_alloc: a multiple of 64
-  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  if (p == nullptr) throw std::bad_alloc();
-  py::capsule owner(p, [](void* q) { std::free(q); });
-  return py::array(dt, shape, p, owner);
+  std::int64_t bytes = dt.itemsize();
+  for (py::ssize_t n : shape) {
+    if (n < 0) detail::throw_shape("empty: shape has a negative dimension ", n);
+    bytes = detail::checked_mul(bytes, std::int64_t(n), "empty");
+  }
+  using Bytes = AlignedBuffer<std::byte>;
+  auto buf = std::make_unique<Bytes>(bytes);
+  void* data = buf->data();
+  py::capsule owner(buf.get(), [](void* b) { delete static_cast<Bytes*>(b); });
+  buf.release();  // the capsule owns it now
+  return py::array(dt, shape, data, owner);
 }
 
 template <class T>

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-#: Alignment of the data of arrays medkern allocates: one cache line, one zmm register.
-ALIGNMENT = 64
+from . import _core
 
 
 def empty(shape, dtype=np.float32) -> np.ndarray:
@@ -25,10 +22,9 @@ def empty(shape, dtype=np.float32) -> np.ndarray:
     (0, (2, 3, 64, 64), dtype('float32'), True)
     """
     dt = np.dtype(dtype)
+    if dt.hasobject:
+        raise TypeError(f"empty: dtype {dt} holds Python objects; give a numeric dtype")
     shape = (int(shape),) if np.isscalar(shape) else tuple(int(s) for s in shape)
     if any(s < 0 for s in shape):
         raise ValueError(f"empty: shape {shape} has a negative dimension")
-    nbytes = math.prod(shape) * dt.itemsize
-    raw = np.empty(nbytes + ALIGNMENT, np.uint8)
-    start = -raw.ctypes.data % ALIGNMENT
-    return raw[start:start + nbytes].view(dt).reshape(shape)
+    return _core.empty(list(shape), dt)

@@ -128,12 +128,15 @@ def test_empty_is_aligned_contiguous_and_owned(shape, dtype):
     assert a.flags["C_CONTIGUOUS"] and a.flags["WRITEABLE"]
     assert a.size == 0 or a.ctypes.data % 64 == 0
     a[...] = 3
-    assert a.base is not None and (a == 3).all()  # a view that keeps its buffer alive
+    assert (a == 3).all()
+    assert a.size == 0 or a.base is not None  # the owner of the aligned buffer
 
 
-def test_empty_rejects_negative_sizes():
+def test_empty_rejects_negative_sizes_and_object_dtypes():
     with pytest.raises(ValueError, match="empty: shape .* negative"):
         medkern.empty((2, -1))
+    with pytest.raises(TypeError, match="empty: dtype object"):
+        medkern.empty(3, object)
 
 
 def test_results_medkern_allocates_are_aligned():
