@@ -33,11 +33,11 @@ namespace {
 
 ConvAlgorithm parse_algorithm(const std::string& s, const char* op) {
   for (auto a : {ConvAlgorithm::automatic, ConvAlgorithm::direct, ConvAlgorithm::gemm_1x1,
-                 ConvAlgorithm::im2col_gemm, ConvAlgorithm::depthwise})
+                 ConvAlgorithm::im2col_gemm, ConvAlgorithm::depthwise, ConvAlgorithm::winograd})
     if (s == medkern::ops::conv_algorithm_name(a)) return a;
   medkern::detail::throw_shape(op, ": algorithm '", s,
-                               "' must be 'auto', 'direct', 'gemm_1x1', 'im2col_gemm' or "
-                               "'depthwise'");
+                               "' must be 'auto', 'direct', 'gemm_1x1', 'im2col_gemm', "
+                               "'depthwise' or 'winograd'");
 }
 
 ConvDesc geometry(int spatial, const Dims& kernel, const Dims& stride, const Dims& pb,

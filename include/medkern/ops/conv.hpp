@@ -19,7 +19,10 @@
 //      kernel's FLOPs: ceil16(ICg)*ceil16(OCg) > 1.3*ICg*OCg (first layers with 1 or 3 input
 //      channels, heads with 1 or 2 outputs, 17 or 33 channels).
 //   6. gemm_1x1 for 1x1 kernels with stride 1 and no padding.
-//   7. direct otherwise.
+//   7. winograd for 2-D 3x3 kernels with stride 1, dilation 1, groups 1, >= 16 input and
+//      output channels, on AVX-512: execute_blocked runs Winograd F(4x4, 3x3) (below); every
+//      other entry point runs direct (both packings are kept).
+//   8. direct otherwise.
 // MEDKERN_VERBOSE=1 logs "conv,<algorithm>:<kernel>,<problem>,<ms>" per execute, e.g.
 // "conv,depthwise:conv_f32f32_f32_depthwise__avx512,...".
 //
@@ -71,6 +74,16 @@
 //   (planar_blocked). The
 //   other algorithms reorder to planar temporaries around execute. execute_blocked_rows
 //   computes only a band of output slices of the outermost dimension.
+// winograd (execute_blocked of outputs of at least 4 x 4): per task a chunk of T 4x4 output
+//   tiles (kWinoTiles): each tile's 6x6 input window per channel
+//   block goes through B^T d B (kernels/conv/winograd; border tiles from a zero-padded copy
+//   of the window) into V[36][icb][T][16]; per block group and position the direct kernel
+//   runs V[pos] as a 1x1 convolution of T "pixels" against the transformed weights
+//   U[pos] = G g G^T (packed like the direct kernel's 1x1 panels); A^T M A turns the 36
+//   products of each tile back into its 16 output pixels, stored into dst; the whole chain
+//   then runs on the stored rows (blocked post_ops_row) and padding lanes are zeroed. 36
+//   multiplies per tile and channel pair instead of 144: 4x fewer than direct, at an f32
+//   error of a few 1e-6 of the output's scale (transform entries up to 8).
 // im2col_gemm: per (image, group, chunk of output rows sized to kIm2colBytes), im2col into a
 //   per-task buffer (skipped for 1x1/stride-1/unpadded contiguous planes, which already are
 //   the column matrix), then the BRGEMM registry's best row: C[OCg][pixels] = W_g[OCg][K] x
@@ -100,6 +113,7 @@
 #include "medkern/kernels/conv/dot/registry.hpp"
 #include "medkern/kernels/conv/planar_avx512.hpp"
 #include "medkern/kernels/conv/registry.hpp"
+#include "medkern/kernels/conv/winograd/registry.hpp"
 #include "medkern/kernels/post_ops.hpp"
 #include "medkern/kernels/post_ops_row.hpp"
 #include "medkern/ops/im2col.hpp"
@@ -110,7 +124,14 @@ using kernels::PostOps;
 using kernels::conv::ConvDesc;
 namespace kb = medkern::kernels::brgemm;
 
-enum class ConvAlgorithm : std::uint8_t { automatic, direct, gemm_1x1, im2col_gemm, depthwise };
+enum class ConvAlgorithm : std::uint8_t {
+  automatic,
+  direct,
+  gemm_1x1,
+  im2col_gemm,
+  depthwise,
+  winograd
+};
 
 constexpr const char* conv_algorithm_name(ConvAlgorithm a) noexcept {
   switch (a) {
@@ -119,6 +140,7 @@ constexpr const char* conv_algorithm_name(ConvAlgorithm a) noexcept {
     case ConvAlgorithm::gemm_1x1: return "gemm_1x1";
     case ConvAlgorithm::im2col_gemm: return "im2col_gemm";
     case ConvAlgorithm::depthwise: return "depthwise";
+    case ConvAlgorithm::winograd: return "winograd";
   }
   return "?";
 }
@@ -128,6 +150,12 @@ constexpr const char* conv_algorithm_name(ConvAlgorithm a) noexcept {
 inline constexpr std::int64_t kConvSegment = 168;
 /// Least width of a row's edge pieces (the pixels whose taps reach into the W padding).
 inline constexpr std::int64_t kConvEdge = 8;
+
+/// Output tiles per Winograd task: the 36 GEMMs of a task read every transformed weight once,
+/// so T tiles reuse each weight T times (bench, 2 threads: 512 -> 512 at 64x64 ran 1.29x peak
+/// at T = 8, 1.44x at 16, 1.58x at 32, 2.17x at 128; 32 -> 32 at 512x512 1.30x at 128, 1.03x
+/// at 256, where V[36][icb][T][16] outgrows the L2).
+inline constexpr std::int64_t kWinoTiles = 128;
 
 /// Packed weight bytes per reduction pass of the direct kernel: read from L1 by every strip
 /// of a row segment (8 batch elements of a 64-channel block group; 32 KiB beat 16 KiB on
@@ -493,7 +521,8 @@ class ConvF32 {
   /// to planar temporaries around execute).
   bool blocked_native() const noexcept {
     return blocked_direct_ ||
-           (!planar_ && (algo_ == ConvAlgorithm::direct || algo_ == ConvAlgorithm::gemm_1x1));
+           (!planar_ && (algo_ == ConvAlgorithm::direct || algo_ == ConvAlgorithm::gemm_1x1 ||
+                         algo_ == ConvAlgorithm::winograd));
   }
 
   /// dst = post(conv(src) + bias) on channel-blocked tensors (nChw16c / nCdhw16c):
@@ -519,6 +548,15 @@ class ConvF32 {
     if (d.N == 0) return;
     if (!planar_src && !blocked_native()) {
       run_blocked_by_reorder(d, src, dst, post, sums);
+      return;
+    }
+    // Outputs under 4 x 4 would fill a tile partly: direct there.
+    if (wino_row_ != nullptr && !planar_src && d.out(1) >= 4 && d.out(2) >= 4) {
+      VerboseScope vs("conv", impl_wino_name_.c_str(), [&] {
+        return kernels::conv::describe(d) + ",post=" + kernels::post_ops_str(chain) +
+               ",threads=" + std::to_string(num_threads());
+      });
+      run_winograd(d, src, dst, chain, sums);
       return;
     }
     run_direct_blocked_logged(d, src, dst, chain, sums, 0, -1, planar_src);
@@ -674,6 +712,7 @@ class ConvF32 {
     dw_row_ = select(kernels::conv::depthwise::kDwRegistry, d_, isa);
     const i64 icg = d_.icg(), ocg = d_.ocg();
     const bool depthwise = d_.groups > 1 && icg == 1 && ocg == 1 && dw_row_ != nullptr;
+    const auto* wino = select(kernels::conv::winograd::kWinoRegistry, d_, isa);
     const bool blockable = d_.groups == 1 || (icg % 16 == 0 && ocg % 16 == 0);
     const bool one_by_one = d_.kernel_volume() == 1 && d_.stride == std::array<i64, 3>{1, 1, 1} &&
                             d_.pad_before == std::array<i64, 3>{0, 0, 0} &&
@@ -694,8 +733,15 @@ class ConvF32 {
         a = ConvAlgorithm::im2col_gemm;
       else if (one_by_one)
         a = ConvAlgorithm::gemm_1x1;
+      else if (wino != nullptr && row->isa == Isa::avx512 && icg >= 16 && ocg >= 16)
+        a = ConvAlgorithm::winograd;
       else
         a = ConvAlgorithm::direct;
+    } else if (a == ConvAlgorithm::winograd) {
+      if (wino == nullptr)
+        medkern::detail::throw_unsupported(op_, ": algorithm winograd needs a 2-D 3x3 kernel, ",
+                                           "stride 1, dilation 1 and groups 1 (",
+                                           kernels::conv::describe(d_), ")");
     } else if (a == ConvAlgorithm::depthwise) {
       if (!depthwise)
         medkern::detail::throw_unsupported(op_, ": algorithm depthwise needs groups == ",
@@ -735,12 +781,17 @@ class ConvF32 {
       if (dr != nullptr && dr->isa != Isa::ref) dot_row_ = dr;
     }
     kc_ = planar_ ? int(icg) : 16;
+    wino_row_ = a == ConvAlgorithm::winograd ? wino : nullptr;
     algo_ = a;
     kernel_ = a == ConvAlgorithm::im2col_gemm ? gemm_row_->name
               : a == ConvAlgorithm::depthwise ? dw_row_->name
               : planar_                       ? kernels::conv::kPlanarAvx512Name
                                               : row->name;
-    impl_name_ = std::string(conv_algorithm_name(a)) + ":" + kernel_;
+    // winograd runs direct on every entry point but execute_blocked
+    impl_name_ = std::string(conv_algorithm_name(wino_row_ ? ConvAlgorithm::direct : a)) + ":" +
+                 kernel_;
+    if (wino_row_ != nullptr)
+      impl_wino_name_ = std::string("winograd:") + wino_row_->name + "+" + row->name + ",blocked";
     impl_blocked_name_ =
         blocked_direct_ ? std::string(conv_algorithm_name(one_by_one ? ConvAlgorithm::gemm_1x1
                                                                      : ConvAlgorithm::direct)) +
@@ -775,6 +826,31 @@ class ConvF32 {
       return;
     }
     pack_direct(w, wei_);
+    if (wino_row_ != nullptr) pack_winograd(w);
+  }
+
+  /// U = G g G^T per (oc, ic), per position packed like the direct kernel's 1x1 panels:
+  /// [pos][block group: [icb][16 ic][16*nv oc]] (groups at block0 * 16 * icb_ * 16).
+  void pack_winograd(const float* w) {
+    namespace kw = kernels::conv::winograd;
+    const i64 icg = d_.icg(), ocg = d_.ocg(), per_pos = ocb_ * 16 * icb_ * 16;
+    wei_wino_.allocate(medkern::detail::checked_mul(per_pos, i64(kw::kPositions), op_));
+    std::fill_n(wei_wino_.data(), wei_wino_.size(), 0.f);
+    parallel_tasks(i64(grp_.size()), [&](i64 j) {
+      const Group& gr = grp_[std::size_t(j)];
+      const i64 ncol = 16 * gr.nv;
+      double u[kw::kPositions];
+      for (i64 n = 0; n < ncol; ++n) {
+        const i64 oc = gr.block0 * 16 + n;
+        if (oc >= ocg) break;
+        for (i64 ic = 0; ic < icg; ++ic) {
+          kw::weight_tile(w + (oc * icg + ic) * 9, u);
+          for (i64 p = 0; p < kw::kPositions; ++p)
+            wei_wino_.data()[p * per_pos + gr.block0 * 16 * icb_ * 16 + ic * ncol + n] =
+                float(u[p]);
+        }
+      }
+    });
   }
 
   /// The direct kernel's packing: per group, per block group, [batch][16][16*nv] panels.
@@ -1416,6 +1492,115 @@ class ConvF32 {
     });
   }
 
+  /// Winograd F(4x4, 3x3) on blocked tensors (see the file comment): per task a chunk of T
+  /// output tiles (n, ty, tx in row-major order), input transform, 36 GEMMs per block group
+  /// on the direct kernel, output transform into dst, then the chain on the stored rows.
+  void run_winograd(const ConvDesc& d, const TensorView& src, const TensorView& dst,
+                    const PostOps& chain, std::span<const TensorView> sums) const {
+    namespace kc = kernels::conv;
+    namespace kw = kernels::conv::winograd;
+    constexpr i64 P = kw::kPositions, E = kw::kAlpha, m = kw::kTile, NV = kc::kMaxNv;
+    const i64 H = d.in[1], W = d.in[2], OH = d.out(1), OW = d.out(2);
+    const i64 ph = d.pad_before[1], pw = d.pad_before[2];
+    const i64 TH = (OH + m - 1) / m, TW = (OW + m - 1) / m, per_img = TH * TW;
+    const i64 total = d.N * per_img;
+    const char* const xs = static_cast<const char*>(src.data);
+    char* const ys = static_cast<char*>(dst.data);
+    const i64 xsN = src.strides[0], xsC = src.strides[1] / 4;
+    const i64 ysN = dst.strides[0], ysC = dst.strides[1] / 4;
+    // Tiles per task: up to kWinoTiles, in a task count that splits evenly over the threads
+    // when there are enough tiles.
+    const i64 th = num_threads();
+    i64 tasks = (total + kWinoTiles - 1) / kWinoTiles;
+    if (total >= 8 * th) tasks = (tasks + th - 1) / th * th;
+    const i64 T = (total + tasks - 1) / tasks;
+    tasks = (total + T - 1) / T;
+    std::vector<std::vector<float>> pdata;
+    const PostOps full = conv_detail::pad_to_blocks(chain, 1, d.OC, ocb_, pdata);
+    const kc::DirectRow& krow = *direct_row_;
+    const kw::WinoRow& wr = *wino_row_;
+    const i64 per_pos = ocb_ * 16 * icb_ * 16, vpos = icb_ * T * 16, mpos = NV * T * 16;
+    std::vector<i64> boff(static_cast<std::size_t>(icb_));  // V[pos] as a 1x1 input row
+    for (i64 b = 0; b < icb_; ++b) boff[std::size_t(b)] = b * T * 16;
+    parallel_for_1d(tasks, 1, [&](i64 c0, i64 c1) {
+      AlignedBuffer<float> vloc, mloc;
+      float* const V = conv_detail::thread_scratch<5>(P * vpos, vloc);
+      float* const Mb = conv_detail::thread_scratch<6>(P * mpos, mloc);
+      alignas(64) float patch[kw::kPositions * 16];
+      kc::DirectArgs a;
+      a.lda = 16;
+      a.dst_pix = 16;
+      a.dst_block = T * 16;
+      a.a_off = boff.data();
+      for (i64 c = c0; c < c1; ++c) {
+        const i64 q0 = c * T, nt = std::min(T, total - q0);
+        for (i64 t = 0; t < nt; ++t) {  // input transform
+          const i64 q = q0 + t, n = q / per_img, ty = (q / TW) % TH, tx = q % TW;
+          const i64 ih0 = ty * m - ph, iw0 = tx * m - pw;
+          const bool inside = ih0 >= 0 && iw0 >= 0 && ih0 + E <= H && iw0 + E <= W;
+          const float* img = reinterpret_cast<const float*>(xs + n * xsN);
+          for (i64 b = 0; b < icb_; ++b) {
+            const float* blk = img + b * xsC;
+            float* v = V + (b * T + t) * 16;
+            if (inside) {
+              wr.input_tile(blk + (ih0 * W + iw0) * 16, W * 16, v, vpos);
+              continue;
+            }
+            for (i64 r = 0; r < E; ++r)
+              for (i64 s = 0; s < E; ++s) {
+                const i64 ih = ih0 + r, iw = iw0 + s;
+                float* o = patch + (r * E + s) * 16;
+                if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                  std::memcpy(o, blk + (ih * W + iw) * 16, 16 * sizeof(float));
+                else
+                  std::memset(o, 0, 16 * sizeof(float));
+              }
+            wr.input_tile(patch, E * 16, v, vpos);
+          }
+        }
+        for (const Group& gr : grp_) {
+          a.nv = gr.nv;
+          for (i64 p = 0; p < P; ++p) {  // M[pos] = V[pos] U[pos]
+            a.src = V + p * vpos;
+            a.wei = wei_wino_.data() + p * per_pos + gr.block0 * 16 * icb_ * 16;
+            a.dst = Mb + p * mpos;
+            krow.run(a, nt, 0, icb_, true, true);
+          }
+          for (int v = 0; v < gr.nv; ++v) {  // output transform, then the chain per row run
+            const i64 blk = gr.block0 + v, nc = std::min<i64>(16, d.OC - blk * 16);
+            for (i64 t = 0; t < nt; ++t) {
+              const i64 q = q0 + t, n = q / per_img, ty = (q / TW) % TH, tx = q % TW;
+              float* y = reinterpret_cast<float*>(ys + n * ysN) + blk * ysC +
+                         (ty * m * OW + tx * m) * 16;
+              wr.output_tile(Mb + (v * T + t) * 16, mpos, y, OW * 16,
+                             int(std::min(m, OH - ty * m)), int(std::min(m, OW - tx * m)));
+            }
+            if (full.count == 0) continue;  // padding lanes: zero weights give exact zeros
+            for (i64 t = 0; t < nt;) {  // runs of tiles within one tile row
+              const i64 q = q0 + t, n = q / per_img, ty = (q / TW) % TH, tx = q % TW;
+              const i64 run = std::min(nt - t, TW - tx);
+              const i64 w0 = tx * m, len = std::min(OW, (tx + run) * m) - w0;
+              for (i64 oh = ty * m; oh < std::min(OH, ty * m + m); ++oh) {
+                const i64 pix0 = oh * OW + w0;
+                float* o = reinterpret_cast<float*>(ys + n * ysN) + blk * ysC + pix0 * 16;
+                const PostOps rp = conv_detail::bind_sums(full, [&](std::size_t k) {
+                  const TensorView& sv = sums[k];
+                  return reinterpret_cast<const float*>(static_cast<const char*>(sv.data) +
+                                                        n * sv.strides[0]) +
+                         blk * (sv.strides[1] / 4) + pix0 * 16;
+                });
+                post_row_->blocked(rp, blk * 16, o, len);
+                if (nc < 16)
+                  for (i64 i = 0; i < len; ++i) std::fill(o + i * 16 + nc, o + i * 16 + 16, 0.f);
+              }
+              t += run;
+            }
+          }
+        }
+      }
+    });
+  }
+
   /// execute_blocked for the algorithms without a blocked path: planar temporaries around
   /// execute (reorders with the direct row's transforms, parallel over (image, block)).
   void run_blocked_by_reorder(const ConvDesc& d, const TensorView& src, const TensorView& dst,
@@ -1640,6 +1825,10 @@ class ConvF32 {
   const kernels::PostRowRow* post_row_ = nullptr;
   const kernels::conv::depthwise::DwRow* dw_row_ = nullptr;
   const kernels::conv::dot::DotRow* dot_row_ = nullptr;  ///< few-class heads, planar out
+  /// Winograd transforms (algorithm winograd: execute_blocked); U panels in wei_wino_.
+  const kernels::conv::winograd::WinoRow* wino_row_ = nullptr;
+  AlignedBuffer<float> wei_wino_;
+  std::string impl_wino_name_;
   AlignedBuffer<float> wei_dot_;                          ///< [OC][ICB*16] for dot_row_
   const char* kernel_ = "";
   bool planar_ = false;  ///< direct with the planar few-input-channel kernel
