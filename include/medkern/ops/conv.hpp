@@ -629,6 +629,15 @@ class ConvF32 {
     const PostOps chain = full_chain(post);
     conv_detail::check_blocked_outputs(op_, src, dst, want, chain, sums);
     if (d.N == 0) return;
+    if (wino_row_ != nullptr && d.out(1) >= 4 && d.out(2) >= 4) {
+      VerboseScope vs("conv", impl_wino_name_.c_str(), [&] {
+        return kernels::conv::describe(d) + ",rows=" + std::to_string(o0) + ":" +
+               std::to_string(o1) + ",post=" + kernels::post_ops_str(chain) +
+               ",threads=" + std::to_string(num_threads());
+      });
+      run_winograd(d, src, dst, chain, sums, o0, o1);
+      return;
+    }
     run_direct_blocked_logged(d, src, dst, chain, sums, o0, o1, false);
   }
 
@@ -1495,14 +1504,20 @@ class ConvF32 {
   /// Winograd F(4x4, 3x3) on blocked tensors (see the file comment): per task a chunk of T
   /// output tiles (n, ty, tx in row-major order), input transform, 36 GEMMs per block group
   /// on the direct kernel, output transform into dst, then the chain on the stored rows.
+  /// [o0, o1): the output rows to compute (o1 < 0: all); dst and the sums then hold only
+  /// those (the tiles that straddle o0 go through a tile buffer). A tile's result does not
+  /// depend on the chunking, so bands equal the whole output's rows exactly.
   void run_winograd(const ConvDesc& d, const TensorView& src, const TensorView& dst,
-                    const PostOps& chain, std::span<const TensorView> sums) const {
+                    const PostOps& chain, std::span<const TensorView> sums, i64 o0 = 0,
+                    i64 o1 = -1) const {
     namespace kc = kernels::conv;
     namespace kw = kernels::conv::winograd;
     constexpr i64 P = kw::kPositions, E = kw::kAlpha, m = kw::kTile, NV = kc::kMaxNv;
     const i64 H = d.in[1], W = d.in[2], OH = d.out(1), OW = d.out(2);
     const i64 ph = d.pad_before[1], pw = d.pad_before[2];
-    const i64 TH = (OH + m - 1) / m, TW = (OW + m - 1) / m, per_img = TH * TW;
+    if (o1 < 0) o0 = 0, o1 = OH;
+    const i64 ty0 = o0 / m, TH = (o1 + m - 1) / m - ty0, TW = (OW + m - 1) / m;
+    const i64 per_img = TH * TW;
     const i64 total = d.N * per_img;
     const char* const xs = static_cast<const char*>(src.data);
     char* const ys = static_cast<char*>(dst.data);
@@ -1527,6 +1542,7 @@ class ConvF32 {
       float* const V = conv_detail::thread_scratch<5>(P * vpos, vloc);
       float* const Mb = conv_detail::thread_scratch<6>(P * mpos, mloc);
       alignas(64) float patch[kw::kPositions * 16];
+      alignas(64) float top[kw::kTile * kw::kTile * 16];  // a tile that starts above o0
       kc::DirectArgs a;
       a.lda = 16;
       a.dst_pix = 16;
@@ -1535,7 +1551,7 @@ class ConvF32 {
       for (i64 c = c0; c < c1; ++c) {
         const i64 q0 = c * T, nt = std::min(T, total - q0);
         for (i64 t = 0; t < nt; ++t) {  // input transform
-          const i64 q = q0 + t, n = q / per_img, ty = (q / TW) % TH, tx = q % TW;
+          const i64 q = q0 + t, n = q / per_img, ty = ty0 + (q / TW) % TH, tx = q % TW;
           const i64 ih0 = ty * m - ph, iw0 = tx * m - pw;
           const bool inside = ih0 >= 0 && iw0 >= 0 && ih0 + E <= H && iw0 + E <= W;
           const float* img = reinterpret_cast<const float*>(xs + n * xsN);
@@ -1569,19 +1585,27 @@ class ConvF32 {
           for (int v = 0; v < gr.nv; ++v) {  // output transform, then the chain per row run
             const i64 blk = gr.block0 + v, nc = std::min<i64>(16, d.OC - blk * 16);
             for (i64 t = 0; t < nt; ++t) {
-              const i64 q = q0 + t, n = q / per_img, ty = (q / TW) % TH, tx = q % TW;
+              const i64 q = q0 + t, n = q / per_img, ty = ty0 + (q / TW) % TH, tx = q % TW;
+              const i64 r0 = std::max(o0, ty * m), r1 = std::min(o1, ty * m + m);
+              const int cols = int(std::min(m, OW - tx * m));
               float* y = reinterpret_cast<float*>(ys + n * ysN) + blk * ysC +
-                         (ty * m * OW + tx * m) * 16;
-              wr.output_tile(Mb + (v * T + t) * 16, mpos, y, OW * 16,
-                             int(std::min(m, OH - ty * m)), int(std::min(m, OW - tx * m)));
+                         ((r0 - o0) * OW + tx * m) * 16;
+              if (r0 == ty * m) {
+                wr.output_tile(Mb + (v * T + t) * 16, mpos, y, OW * 16, int(r1 - r0), cols);
+                continue;
+              }
+              wr.output_tile(Mb + (v * T + t) * 16, mpos, top, m * 16, int(m), cols);
+              for (i64 r = r0; r < r1; ++r)
+                std::memcpy(y + (r - r0) * OW * 16, top + (r - ty * m) * m * 16,
+                            std::size_t(cols * 16) * sizeof(float));
             }
             if (full.count == 0) continue;  // padding lanes: zero weights give exact zeros
             for (i64 t = 0; t < nt;) {  // runs of tiles within one tile row
-              const i64 q = q0 + t, n = q / per_img, ty = (q / TW) % TH, tx = q % TW;
+              const i64 q = q0 + t, n = q / per_img, ty = ty0 + (q / TW) % TH, tx = q % TW;
               const i64 run = std::min(nt - t, TW - tx);
               const i64 w0 = tx * m, len = std::min(OW, (tx + run) * m) - w0;
-              for (i64 oh = ty * m; oh < std::min(OH, ty * m + m); ++oh) {
-                const i64 pix0 = oh * OW + w0;
+              for (i64 oh = std::max(o0, ty * m); oh < std::min(o1, ty * m + m); ++oh) {
+                const i64 pix0 = (oh - o0) * OW + w0;
                 float* o = reinterpret_cast<float*>(ys + n * ysN) + blk * ysC + pix0 * 16;
                 const PostOps rp = conv_detail::bind_sums(full, [&](std::size_t k) {
                   const TensorView& sv = sums[k];

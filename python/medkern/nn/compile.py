@@ -706,7 +706,10 @@ def pass_fuse_conv_pool(nodes, outputs):
             continue
         blocked = _blocked_shape(c.shape)
         row_bytes = 4 * math.prod(blocked) // c.shape[2]   # a slice of the outermost dim
-        band = k[0] * max(1, _BAND_BYTES // (row_bytes * k[0]))
+        # whole pooling windows, and whole 4-row tiles for a Winograd convolution
+        wino = getattr(c.op._packed, "algorithm_", "") == "winograd"
+        unit = k[0] * 4 // math.gcd(k[0], 4) if wino else k[0]
+        band = unit * max(1, _BAND_BYTES // (row_bytes * unit))
         band = min(band, p.shape[2] * k[0])
         p.attrs["band_conv"], p.attrs["band_rows"] = c, band
         p.attrs["scratch_shape"] = blocked[:2] + (band,) + blocked[3:]

@@ -191,8 +191,11 @@ class PackedConv:
     stride, padding, dilation, groups
         As in ``torch.nn.functional.conv2d`` / ``conv3d``; ``padding`` also accepts a
         sequence of ``(before, after)`` pairs per spatial dimension.
-    algorithm : {"auto", "direct", "gemm_1x1", "im2col_gemm"}
-        "auto" applies the documented heuristic (see ``medkern/ops/conv.hpp``).
+    algorithm : {"auto", "direct", "gemm_1x1", "im2col_gemm", "depthwise", "winograd"}
+        "auto" applies the documented heuristic (see ``medkern/ops/conv.hpp``). "winograd"
+        (2-D 3x3, stride 1, groups 1) runs Winograd F(4x4, 3x3) in ``execute_blocked`` and
+        the direct algorithm on planar arrays; its error is a few 1e-6 of the output's
+        scale rather than of each element.
 
     Attributes
     ----------
@@ -254,9 +257,9 @@ class PackedConv:
         Same post-ops as ``__call__``; a ``("sum", t)`` tensor is blocked like the result.
         ``out``: a C-contiguous float32 blocked (N, Cb_total, ..., 16) array; the result goes
         into blocks ``[out_channel_offset/16, ...)``, so ``out_channel_offset`` must be a
-        multiple of 16. The direct and gemm_1x1 algorithms and im2col_gemm for few outputs of
-        whole input blocks run on the blocked tensors (``blocked_native_``); the others
-        reorder to planar temporaries.
+        multiple of 16. The direct, gemm_1x1 and winograd algorithms and im2col_gemm for few
+        outputs of whole input blocks run on the blocked tensors (``blocked_native_``); the
+        others reorder to planar temporaries.
 
         ``x`` may also be planar (N, C, [D,] H, W): first layers (``planar_blocked_``) read
         their few planar channels in place (a 1-channel input blocked is 16x its size);
@@ -394,7 +397,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
         C_out) receive the result (C_total >= out_channel_offset + C_out), so a following
         concatenation costs nothing.
     out_channel_offset : int
-    algorithm : {"auto", "direct", "gemm_1x1", "im2col_gemm"}
+    algorithm : {"auto", "direct", "gemm_1x1", "im2col_gemm", "depthwise", "winograd"}
 
     Returns
     -------
