@@ -20,8 +20,9 @@
 //      channels, heads with 1 or 2 outputs, 17 or 33 channels).
 //   6. gemm_1x1 for 1x1 kernels with stride 1 and no padding.
 //   7. winograd for 2-D 3x3 kernels with stride 1, dilation 1, groups 1, >= 16 input and
-//      output channels, on AVX-512: execute_blocked runs Winograd F(4x4, 3x3) (below); every
-//      other entry point runs direct (both packings are kept).
+//      output channels, on AVX-512: Winograd F(4x4, 3x3) (below) for outputs of at least
+//      4 x 4; execute reorders around the blocked run (chains with a sum, outputs under
+//      4 x 4 and execute_blocked_to_planar run direct: both packings are kept).
 //   8. direct otherwise.
 // MEDKERN_VERBOSE=1 logs "conv,<algorithm>:<kernel>,<problem>,<ms>" per execute, e.g.
 // "conv,depthwise:conv_f32f32_f32_depthwise__avx512,...".
@@ -500,6 +501,8 @@ class ConvF32 {
       run_depthwise(d, src, dst, chain, res);
     else if (planar_)
       run_planar(d, src, dst, chain);
+    else if (wino_row_ != nullptr && chain.sums() == 0 && d.out(1) >= 4 && d.out(2) >= 4)
+      run_winograd_planar(d, src, dst, chain);
     else
       run_direct(d, src, dst, chain, res);
   }
@@ -796,9 +799,7 @@ class ConvF32 {
               : a == ConvAlgorithm::depthwise ? dw_row_->name
               : planar_                       ? kernels::conv::kPlanarAvx512Name
                                               : row->name;
-    // winograd runs direct on every entry point but execute_blocked
-    impl_name_ = std::string(conv_algorithm_name(wino_row_ ? ConvAlgorithm::direct : a)) + ":" +
-                 kernel_;
+    impl_name_ = std::string(conv_algorithm_name(a)) + ":" + kernel_;
     if (wino_row_ != nullptr)
       impl_wino_name_ = std::string("winograd:") + wino_row_->name + "+" + row->name + ",blocked";
     impl_blocked_name_ =
@@ -1621,6 +1622,37 @@ class ConvF32 {
             }
           }
         }
+      }
+    });
+  }
+
+  /// execute's Winograd path: the planar input reordered to blocked (padding lanes zero), the
+  /// blocked run, the blocked result reordered into dst (any strides, a channel slice).
+  /// Chains with a sum take run_direct (its residual rows are planar).
+  void run_winograd_planar(const ConvDesc& d, const TensorView& src, const TensorView& dst,
+                           const PostOps& chain) const {
+    const conv_detail::Planar s = conv_detail::planar_of(src), o = conv_detail::planar_of(dst);
+    const i64 H = d.in[1], W = d.in[2], OH = d.out(1), OW = d.out(2);
+    AlignedBuffer<float> xl, yl;
+    float* const xb = conv_detail::thread_scratch<2>(
+        medkern::detail::checked_mul(d.N * icb_, H * W * 16, op_), xl);
+    float* const yb = conv_detail::thread_scratch<3>(
+        medkern::detail::checked_mul(d.N * ocb_, OH * OW * 16, op_), yl);
+    const kernels::conv::DirectRow& row = *direct_row_;
+    parallel_for_1d(d.N * icb_ * H, std::max<i64>(1, 4096 / W), [&](i64 r0, i64 r1) {
+      for (i64 r = r0; r < r1; ++r) {
+        const i64 h = r % H, cb = (r / H) % icb_, n = r / (H * icb_);
+        row.to_blocked(s.base + n * s.n + cb * 16 * s.c + h * s.h, s.c, s.w,
+                       int(std::min<i64>(16, d.IC - cb * 16)), W, xb + r * W * 16);
+      }
+    });
+    run_winograd(d, TensorView::contiguous(xb, DType::f32, {d.N, icb_, H, W, 16}),
+                 TensorView::contiguous(yb, DType::f32, {d.N, ocb_, OH, OW, 16}), chain, {});
+    parallel_for_1d(d.N * ocb_ * OH, std::max<i64>(1, 4096 / OW), [&](i64 r0, i64 r1) {
+      for (i64 r = r0; r < r1; ++r) {
+        const i64 h = r % OH, cb = (r / OH) % ocb_, n = r / (OH * ocb_);
+        row.from_blocked(yb + r * OW * 16, int(std::min<i64>(16, d.OC - cb * 16)), OW,
+                         o.base + n * o.n + cb * 16 * o.c + h * o.h, o.c, o.w);
       }
     });
   }
