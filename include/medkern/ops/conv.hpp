@@ -75,8 +75,9 @@
 //   (planar_blocked). The
 //   other algorithms reorder to planar temporaries around execute. execute_blocked_rows
 //   computes only a band of output slices of the outermost dimension.
-// winograd (execute_blocked of outputs of at least 4 x 4): per task a chunk of T 4x4 output
-//   tiles (kWinoTiles): each tile's 6x6 input window per channel
+// winograd (outputs of at least 4 x 4 in at least 4 tiles or with small weights, see
+//   winograd_applies): per task a chunk of T 4x4 output tiles (kWinoTiles; with fewer chunks
+//   than threads, a chunk's output-channel block groups split over tasks): each tile's 6x6 input window per channel
 //   block goes through B^T d B (kernels/conv/winograd; border tiles from a zero-padded copy
 //   of the window) into V[36][icb][T][16]; per block group and position the direct kernel
 //   runs V[pos] as a 1x1 convolution of T "pixels" against the transformed weights
@@ -501,7 +502,7 @@ class ConvF32 {
       run_depthwise(d, src, dst, chain, res);
     else if (planar_)
       run_planar(d, src, dst, chain);
-    else if (wino_row_ != nullptr && chain.sums() == 0 && d.out(1) >= 4 && d.out(2) >= 4)
+    else if (chain.sums() == 0 && winograd_applies(d))
       run_winograd_planar(d, src, dst, chain);
     else
       run_direct(d, src, dst, chain, res);
@@ -553,8 +554,7 @@ class ConvF32 {
       run_blocked_by_reorder(d, src, dst, post, sums);
       return;
     }
-    // Outputs under 4 x 4 would fill a tile partly: direct there.
-    if (wino_row_ != nullptr && !planar_src && d.out(1) >= 4 && d.out(2) >= 4) {
+    if (!planar_src && winograd_applies(d)) {
       VerboseScope vs("conv", impl_wino_name_.c_str(), [&] {
         return kernels::conv::describe(d) + ",post=" + kernels::post_ops_str(chain) +
                ",threads=" + std::to_string(num_threads());
@@ -632,7 +632,7 @@ class ConvF32 {
     const PostOps chain = full_chain(post);
     conv_detail::check_blocked_outputs(op_, src, dst, want, chain, sums);
     if (d.N == 0) return;
-    if (wino_row_ != nullptr && d.out(1) >= 4 && d.out(2) >= 4) {
+    if (winograd_applies(d)) {
       VerboseScope vs("conv", impl_wino_name_.c_str(), [&] {
         return kernels::conv::describe(d) + ",rows=" + std::to_string(o0) + ":" +
                std::to_string(o1) + ",post=" + kernels::post_ops_str(chain) +
@@ -1527,10 +1527,16 @@ class ConvF32 {
     // Tiles per task: up to kWinoTiles, in a task count that splits evenly over the threads
     // when there are enough tiles.
     const i64 th = num_threads();
-    i64 tasks = (total + kWinoTiles - 1) / kWinoTiles;
-    if (total >= 8 * th) tasks = (tasks + th - 1) / th * th;
-    const i64 T = (total + tasks - 1) / tasks;
-    tasks = (total + T - 1) / T;
+    i64 chunks = (total + kWinoTiles - 1) / kWinoTiles;
+    if (chunks >= th) chunks = (chunks + th - 1) / th * th;
+    const i64 T = (total + chunks - 1) / chunks;
+    chunks = (total + T - 1) / T;
+    // Fewer chunks than threads (small images: ResNet's 28x28 is 49 tiles) split each
+    // chunk's block groups over tasks, so every thread streams a share of the transformed
+    // weights rather than one thread all of them (each task transforms its chunk's input).
+    const i64 ngrp = i64(grp_.size());
+    const i64 gsplit = chunks >= th ? 1 : std::min(ngrp, (th + chunks - 1) / chunks);
+    const i64 tasks = chunks * gsplit;
     std::vector<std::vector<float>> pdata;
     const PostOps full = conv_detail::pad_to_blocks(chain, 1, d.OC, ocb_, pdata);
     const kc::DirectRow& krow = *direct_row_;
@@ -1549,7 +1555,9 @@ class ConvF32 {
       a.dst_pix = 16;
       a.dst_block = T * 16;
       a.a_off = boff.data();
-      for (i64 c = c0; c < c1; ++c) {
+      for (i64 task = c0; task < c1; ++task) {
+        const i64 c = task / gsplit, part = task % gsplit;
+        const i64 g0 = ngrp * part / gsplit, g1 = ngrp * (part + 1) / gsplit;
         const i64 q0 = c * T, nt = std::min(T, total - q0);
         for (i64 t = 0; t < nt; ++t) {  // input transform
           const i64 q = q0 + t, n = q / per_img, ty = ty0 + (q / TW) % TH, tx = q % TW;
@@ -1575,7 +1583,8 @@ class ConvF32 {
             wr.input_tile(patch, E * 16, v, vpos);
           }
         }
-        for (const Group& gr : grp_) {
+        for (i64 j = g0; j < g1; ++j) {
+          const Group& gr = grp_[std::size_t(j)];
           a.nv = gr.nv;
           for (i64 p = 0; p < P; ++p) {  // M[pos] = V[pos] U[pos]
             a.src = V + p * vpos;
@@ -1624,6 +1633,17 @@ class ConvF32 {
         }
       }
     });
+  }
+
+  /// Whether the winograd algorithm runs Winograd on problem d: outputs of at least 4 x 4
+  /// (a smaller one fills a tile partly), and at least 4 tiles unless the transformed
+  /// weights fit a quarter of the L2: one 4x4 output of a 512 -> 512 layer streams 9.4 MB
+  /// of transformed weights for 16 pixels, 0.52x direct (bench, 2 threads); 4 tiles of a
+  /// 7x7 output ran 1.32x direct, 9 tiles (12x12) 1.9x.
+  bool winograd_applies(const ConvDesc& d) const {
+    if (wino_row_ == nullptr || d.out(1) < 4 || d.out(2) < 4) return false;
+    const i64 tiles = d.N * ((d.out(1) + 3) / 4) * ((d.out(2) + 3) / 4);
+    return tiles >= 4 || wei_wino_.size() * i64(sizeof(float)) <= (i64(512) << 10);
   }
 
   /// execute's Winograd path: the planar input reordered to blocked (padding lanes zero), the

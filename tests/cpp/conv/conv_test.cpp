@@ -1178,6 +1178,9 @@ TEST_CASE("conv winograd: execute_blocked against the reference, every direct ro
         .eltwise(Eltwise::leaky_relu, 0.1f).algorithm(wino).blocked().seed(seed++).test(row);
     ConvTester().ic(64).oc(80).in(1, 70, 66).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1})
         .algorithm(wino).blocked().seed(seed++).test(row);
+    // few tiles (a 7x7 output: 4): the chunk's block groups split over the threads
+    ConvTester().n(1).ic(48).oc(80).in(1, 7, 7).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1}).bias()
+        .eltwise(Eltwise::relu).algorithm(wino).blocked().seed(seed++).test(row);
     // residual sum with its scale, then an eltwise
     ConvTester().n(2).ic(20).oc(20).in(1, 11, 19).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1})
         .batch_norm().sum(0.5f).eltwise(Eltwise::linear, 0.3f, 2.f).algorithm(wino)
