@@ -706,8 +706,9 @@ def pass_fuse_conv_pool(nodes, outputs):
             continue
         blocked = _blocked_shape(c.shape)
         row_bytes = 4 * math.prod(blocked) // c.shape[2]   # a slice of the outermost dim
-        # whole pooling windows, and whole 4-row tiles for a Winograd convolution
-        wino = getattr(c.op._packed, "algorithm_", "") == "winograd"
+        # whole pooling windows, and whole 4-row tiles for a 2-D Winograd convolution (3-D
+        # bands are depth slices)
+        wino = getattr(c.op._packed, "algorithm_", "") == "winograd" and len(c.shape) == 4
         unit = k[0] * 4 // math.gcd(k[0], 4) if wino else k[0]
         band = unit * max(1, _BAND_BYTES // (row_bytes * unit))
         band = min(band, p.shape[2] * k[0])

@@ -1203,13 +1203,42 @@ TEST_CASE("conv winograd: execute_blocked against the reference, every direct ro
   std::vector<float> w(16 * 16 * 125, 0.f);
   d.kernel = {1, 5, 5};
   CHECK_THROWS_WITH_AS(ops::ConvF32(d, w.data(), nullptr, wino),
-                       doctest::Contains("winograd needs a 2-D 3x3 kernel"),
+                       doctest::Contains("winograd needs a 3x3 kernel in (H, W)"),
                        UnsupportedError);
   d.kernel = {1, 3, 3};
   d.stride = {1, 2, 2};
   CHECK_THROWS_AS(ops::ConvF32(d, w.data(), nullptr, wino), UnsupportedError);
   d.stride = {1, 1, 1};
+  d.dilation = {1, 2, 2};
+  CHECK_THROWS_AS(ops::ConvF32(d, w.data(), nullptr, wino), UnsupportedError);
+  d.dilation = {1, 1, 1};
   d.spatial = 3;
   d.kernel = {3, 3, 3};
+  d.stride = {2, 1, 1};
   CHECK_THROWS_AS(ops::ConvF32(d, w.data(), nullptr, wino), UnsupportedError);
+}
+
+TEST_CASE("conv winograd 3-D (Winograd in H, W; depth taps in the GEMMs) against the reference") {
+  const auto rows = available_rows();
+  const auto wino = ConvAlgorithm::winograd;
+  std::uint32_t seed = 4300;
+  for (const auto* row : rows) {
+    CAPTURE(row->name);
+    ConvTester().spatial(3).ic(16).oc(16).in(4, 8, 8).k(3, 3, 3).pad({1, 1, 1}, {1, 1, 1})
+        .algorithm(wino).blocked().seed(seed++).test(row);
+    // anisotropic, depth padding 2 / 0, channel tails, a block slice, post-ops
+    ConvTester().spatial(3).n(2).ic(17).oc(33).in(5, 9, 14).k(3, 3, 3)
+        .pad({2, 1, 0}, {0, 1, 2}).bias().eltwise(Eltwise::sigmoid).algorithm(wino)
+        .blocked(2, 1).seed(seed++).test(row);
+    // a 1x3x3 kernel in 3-D, and a depth-5 kernel
+    ConvTester().spatial(3).ic(32).oc(16).in(3, 10, 7).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1})
+        .batch_norm().algorithm(wino).blocked().seed(seed++).test(row);
+    ConvTester().spatial(3).ic(16).oc(20).in(6, 7, 9).k(5, 3, 3).pad({2, 1, 1}, {2, 1, 1})
+        .sum(0.5f).eltwise(Eltwise::relu).algorithm(wino).blocked().seed(seed++).test(row);
+    // planar execute (reorders around the blocked run)
+    ConvTester().spatial(3).ic(20).oc(17).in(4, 6, 11).k(3, 3, 3).pad({1, 1, 1}, {1, 1, 1})
+        .bias().algorithm(wino).dst_slice(3, 2).seed(seed++).test(row);
+  }
+  ConvTester().spatial(3).n(2).ic(32).oc(32).in(6, 17, 13).k(3, 3, 3).pad({1, 1, 1}, {1, 1, 1})
+      .bias().eltwise(Eltwise::relu).blocked().seed(seed++).test();
 }

@@ -46,11 +46,13 @@ struct WinoRow {
   OutputTileFn output_tile;
 };
 
-/// 2-D 3x3, stride 1, dilation 1, one group, f32 (any padding).
+/// 3x3 in (H, W), stride 1, dilation 1, one group, f32, any padding; 2-D, or 3-D with any
+/// kernel depth (its depth taps are reduced directly, in the GEMMs: "2.5-D" Winograd).
 inline bool wino_supports(const ConvDesc& d) {
   return d.src_type == DType::f32 && d.wei_type == DType::f32 && d.dst_type == DType::f32 &&
-         d.spatial == 2 && d.groups == 1 && d.kernel == std::array<i64, 3>{1, 3, 3} &&
-         d.stride == std::array<i64, 3>{1, 1, 1} && d.dilation == std::array<i64, 3>{1, 1, 1};
+         (d.spatial == 3 || d.kernel[0] == 1) && d.groups == 1 && d.kernel[1] == 3 &&
+         d.kernel[2] == 3 && d.stride == std::array<i64, 3>{1, 1, 1} &&
+         d.dilation == std::array<i64, 3>{1, 1, 1};
 }
 
 /// G (6 x 3): U = G g G^T, computed in double at pack time.
