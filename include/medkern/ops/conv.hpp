@@ -1609,7 +1609,7 @@ class ConvF32 {
           a.nv = gr.nv;
           for (i64 p = 0; p < P; ++p) {  // M[pos] = V[pos] U[pos]
             a.src = V + p * vpos;
-            a.wei = wei_wino_.data() + p * per_pos + gr.block0 * 16 * icb_ * 16;
+            a.wei = wei_wino_.data() + p * per_pos + gr.block0 * 16 * nb * 16;
             a.dst = Mb + p * mpos;
             krow.run(a, nt, 0, nb, true, true);
           }

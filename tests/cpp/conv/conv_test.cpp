@@ -1230,6 +1230,11 @@ TEST_CASE("conv winograd 3-D (Winograd in H, W; depth taps in the GEMMs) against
     ConvTester().spatial(3).n(2).ic(17).oc(33).in(5, 9, 14).k(3, 3, 3)
         .pad({2, 1, 0}, {0, 1, 2}).bias().eltwise(Eltwise::sigmoid).algorithm(wino)
         .blocked(2, 1).seed(seed++).test(row);
+    // two block groups (80 outputs: 3 + 2 blocks), and the group split of few tiles
+    ConvTester().spatial(3).ic(32).oc(80).in(3, 9, 10).k(3, 3, 3).pad({1, 1, 1}, {1, 1, 1})
+        .bias().algorithm(wino).blocked().seed(seed++).test(row);
+    ConvTester().spatial(3).ic(16).oc(80).in(1, 6, 7).k(3, 3, 3).pad({1, 1, 1}, {1, 1, 1})
+        .algorithm(wino).blocked().seed(seed++).test(row);
     // a 1x3x3 kernel in 3-D, and a depth-5 kernel
     ConvTester().spatial(3).ic(32).oc(16).in(3, 10, 7).k(1, 3, 3).pad({0, 1, 1}, {0, 1, 1})
         .batch_norm().algorithm(wino).blocked().seed(seed++).test(row);
