@@ -193,9 +193,9 @@ class PackedConv:
         sequence of ``(before, after)`` pairs per spatial dimension.
     algorithm : {"auto", "direct", "gemm_1x1", "im2col_gemm", "depthwise", "winograd"}
         "auto" applies the documented heuristic (see ``medkern/ops/conv.hpp``). "winograd"
-        (2-D 3x3, stride 1, groups 1; chosen by "auto" on AVX-512 for >= 16 channels) runs
-        Winograd F(4x4, 3x3): 4x fewer multiplies than direct, with an error of a few 1e-6
-        of the output's scale rather than of each element.
+        (3x3 in H and W, any depth in 3-D, stride 1, groups 1; chosen by "auto" on AVX-512
+        for >= 16 channels) runs Winograd F(4x4, 3x3): 4x fewer multiplies than direct, with
+        an error of up to 3e-5 of the output's largest value (direct: up to 5e-6).
 
     Attributes
     ----------

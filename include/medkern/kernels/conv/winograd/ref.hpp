@@ -8,8 +8,8 @@
 // 36 independent GEMMs M[pos] = V[pos] U[pos] over the tiles (the direct kernel as a 1x1
 // convolution) and transforms each output tile back (output_tile: Y = A^T M A).
 // Interpolation points 0, +-1, +-2, inf: the transforms' entries stay within 8 (input, output)
-// and 1/24 (weights), so the f32 error stays within a few units of 1e-6 of the output's
-// scale (tests bound it against the reference direct convolution).
+// and 1/24 (weights); the f32 error is 0.6-3e-5 of the output's largest value, about 7x the
+// direct kernel's (tests bound it relative to the output's scale, not per element).
 //
 // Every value is a block of 16 channel lanes (the blocked layout's pixel): the transforms are
 // the same adds and scalings per lane.
