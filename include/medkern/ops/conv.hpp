@@ -163,6 +163,8 @@ inline constexpr std::int64_t kConvEdge = 8;
 /// at T = 8, 1.44x at 16, 1.58x at 32, 2.17x at 128; 32 -> 32 at 512x512 1.30x at 128, 1.03x
 /// at 256, where V[36][icb][T][16] outgrows the L2).
 inline constexpr std::int64_t kWinoTiles = 128;
+/// Most bytes of transformed input (V) per Winograd task.
+inline constexpr std::int64_t kWinoMaxV = std::int64_t(32) << 20;
 
 /// Packed weight bytes per reduction pass of the direct kernel: read from L1 by every strip
 /// of a row segment (8 batch elements of a 64-channel block group; 32 KiB beat 16 KiB on
@@ -1543,7 +1545,10 @@ class ConvF32 {
     // Tiles per task: up to kWinoTiles, in a task count that splits evenly over the threads
     // when there are enough tiles.
     const i64 th = num_threads();
-    i64 chunks = (total + kWinoTiles - 1) / kWinoTiles;
+    // V (36 x nb x T pixels of 16 floats) kept per thread: at most kWinoMaxV bytes (3-D
+    // layers of 1024 channels would take 57 MB at 128 tiles).
+    const i64 tcap = std::clamp<i64>(kWinoMaxV / (P * nb * 64), 8, kWinoTiles);
+    i64 chunks = (total + tcap - 1) / tcap;
     if (chunks >= th) chunks = (chunks + th - 1) / th * th;
     const i64 T = (total + chunks - 1) / chunks;
     chunks = (total + T - 1) / T;
