@@ -17,6 +17,7 @@
 #include "common.hpp"
 #include "medkern/ops/conv.hpp"
 #include "medkern/ops/conv_transpose.hpp"
+#include "medkern/ops/eltwise.hpp"
 #include "medkern/ops/im2col.hpp"
 
 namespace py = pybind11;
@@ -382,6 +383,23 @@ void bind_conv(py::module_& m) {
       .def_property_readonly("kernel", &PyConvTranspose::kernel)
       .def_property_readonly("blocked_supported", &PyConvTranspose::blocked_supported)
       .def_property_readonly("blocked_native", &PyConvTranspose::blocked_native);
+
+  m.def(
+      "post_ops_planar",
+      [](const py::array& x, const py::array& out, const py::list& post_ops) {
+        const TensorView src = medkern::py::strided_f32(x, "post_ops", "input", false);
+        const TensorView dst = medkern::py::strided_f32(out, "post_ops", "out", true);
+        if (src.rank < 2)
+          medkern::detail::throw_shape("post_ops: input must be (N, C, spatial...), got ",
+                                       src.shape_str());
+        const ParsedPost p = parse_post(post_ops, src.shape[1], "post_ops");
+        {
+          py::gil_scoped_release nogil;
+          medkern::ops::apply_post_ops(src, dst, p.ops);
+        }
+        return out;
+      },
+      py::arg("x"), py::arg("out"), py::arg("post_ops"));
 
   m.def(
       "im2col",

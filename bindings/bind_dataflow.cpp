@@ -23,6 +23,7 @@
 namespace py = pybind11;
 using medkern::DType;
 using medkern::TensorView;
+using medkern::py::strided_f32;
 
 namespace {
 
@@ -90,27 +91,6 @@ py::array avg_pool(const py::array& x, const std::string& op, std::vector<std::i
   s.count_include_pad = count_include_pad;
   s.divisor_override = divisor_override;
   return pool_impl(x, s, op.c_str());
-}
-
-/// A view of any float32 array with its byte strides (no contiguity required: the op checks
-/// the layout it needs).
-TensorView strided_f32(const py::array& a, const char* op, const char* name, bool writable) {
-  if (a.dtype().kind() != 'f' || a.itemsize() != 4)
-    medkern::detail::throw_shape(op, ": ", name, " must have dtype float32, got ",
-                                 std::string(py::str(a.dtype())));
-  if (writable && !a.writeable()) medkern::detail::throw_shape(op, ": ", name, " must be writable");
-  if (a.ndim() > medkern::kMaxRank)
-    medkern::detail::throw_shape(op, ": ", name, " rank ", a.ndim(), " exceeds ",
-                                 medkern::kMaxRank);
-  TensorView v;
-  v.data = const_cast<void*>(a.data());
-  v.dtype = DType::f32;
-  v.rank = int(a.ndim());
-  for (int i = 0; i < v.rank; ++i) {
-    v.shape[std::size_t(i)] = a.shape(i);
-    v.strides[std::size_t(i)] = a.strides(i);
-  }
-  return v;
 }
 
 /// Max or average pooling of a channel-blocked array (a block slice of a larger one too).

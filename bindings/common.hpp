@@ -86,4 +86,25 @@ inline TensorView view_of(const py::array& a, DType t, const char* op, const cha
   return v;
 }
 
+/// A view of any float32 array with its byte strides (no contiguity required: the op checks
+/// the layout it needs).
+inline TensorView strided_f32(const py::array& a, const char* op, const char* name,
+                              bool writable) {
+  if (a.dtype().kind() != 'f' || a.itemsize() != 4)
+    detail::throw_shape(op, ": ", name, " must have dtype float32, got ",
+                        std::string(py::str(a.dtype())));
+  if (writable && !a.writeable()) detail::throw_shape(op, ": ", name, " must be writable");
+  if (a.ndim() > kMaxRank)
+    detail::throw_shape(op, ": ", name, " rank ", a.ndim(), " exceeds ", kMaxRank);
+  TensorView v;
+  v.data = const_cast<void*>(a.data());
+  v.dtype = DType::f32;
+  v.rank = int(a.ndim());
+  for (int i = 0; i < v.rank; ++i) {
+    v.shape[std::size_t(i)] = a.shape(i);
+    v.strides[std::size_t(i)] = a.strides(i);
+  }
+  return v;
+}
+
 }  // namespace medkern::py

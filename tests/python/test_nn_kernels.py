@@ -101,3 +101,34 @@ def test_native_operator_is_used_when_present(monkeypatch, name, call):
         return "native"
     monkeypatch.setattr(medkern.ops, name, native, raising=False)
     assert call() == "native" and calls == [name]
+
+
+@pytest.mark.parametrize("items", [
+    [("batch_norm", np.linspace(-1, 1, 6, dtype=np.float32), np.arange(6, dtype=np.float32))],
+    [("batch_norm", np.float32(0.5), np.float32(-1)), "relu"],
+    [("leaky_relu", 0.2), "sigmoid"],
+    ["relu6", ("clip", -1.0, 0.5), ("linear", 2.0, 1.0), "tanh"],
+    [("gelu", "tanh")], ["gelu"], ["hardswish", ("elu", 0.7)],
+    [("scale", np.arange(6, dtype=np.float32)), ("bias", np.ones(6, np.float32))],
+])
+def test_post_ops_planar_equals_numpy_chain(items):
+    # the graphs' one-pass C++ path for affine / eltwise nodes against the numpy path
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 6, 9, 13)).astype(np.float32) * 3
+    x[0, 1, 2, 3] = np.nan
+    want = x.copy()
+    for it in items:
+        K.apply_post_op(want, it)
+    wide = np.full((2, 10, 9, 13), 7, np.float32)
+    got = K.post_ops_planar(x, items, wide[:, 3:9])
+    assert got is not None
+    np.testing.assert_allclose(wide[:, 3:9], want, rtol=1e-5, atol=1e-5)
+    assert np.isnan(wide[0, 4, 2, 3])
+    assert (wide[:, :3] == 7).all() and (wide[:, 9:] == 7).all()
+    inplace = x.copy()
+    K.post_ops_planar(inplace, items, inplace)
+    np.testing.assert_allclose(inplace, want, rtol=1e-5, atol=1e-5)
+    # what the C++ chain does not take stays on numpy's path
+    assert K.post_ops_planar(x, [("sum", x)], np.empty_like(x)) is None
+    assert K.post_ops_planar(x, items, x[:, ::-1]) is None          # overlapping, not the same view
+    assert K.post_ops_planar(x[..., ::2], items, np.empty_like(x[..., ::2])) is None

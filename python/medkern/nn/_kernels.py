@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from .. import _core
 from .. import ops as _ops
 from .._matmul import matmul as _matmul
 
@@ -42,6 +43,67 @@ def _per_channel(v, x: np.ndarray) -> np.ndarray | float:
 
 def post_op_name(item) -> str:
     return item if isinstance(item, str) else item[0]
+
+
+def _planes_contiguous(a: np.ndarray) -> bool:
+    """Whether the dimensions after N and C are C-contiguous (float32)."""
+    want = 4
+    for size, stride in zip(a.shape[:1:-1], a.strides[:1:-1]):
+        if size > 1 and stride != want:
+            return False
+        want *= size
+    return True
+
+
+def core_post_items(item, channels: int):
+    """The medkern.ops chain of one graph post-op item, or None where the numpy path stays
+    (unknown names, per-channel data of another length)."""
+    name = post_op_name(item)
+    args = () if isinstance(item, str) else tuple(item[1:])
+
+    def per_channel(v):
+        a = np.asarray(v, dtype=np.float32).reshape(-1)
+        if a.size == 1:
+            a = np.full(channels, a[0], np.float32)
+        return np.ascontiguousarray(a) if a.size == channels else None
+
+    if name in ("relu", "sigmoid", "tanh", "hardswish"):
+        return [(name,)]
+    if name == "relu6":
+        return [("clip", 0.0, 6.0)]
+    if name in ("leaky_relu", "elu"):
+        return [(name, float(args[0]) if args else (0.01 if name == "leaky_relu" else 1.0))]
+    if name in ("clip", "linear"):
+        return [(name, float(args[0]), float(args[1]))]
+    if name == "gelu":
+        return [("gelu_tanh",)] if args and args[0] == "tanh" else [("gelu_erf",)]
+    if name == "batch_norm":
+        s, b = per_channel(args[0]), per_channel(args[1])
+        return None if s is None or b is None else [("scale", s), ("bias", b)]
+    if name in ("scale", "mul", "bias", "add"):
+        a = per_channel(args[0])
+        return None if a is None else [("scale" if name in ("scale", "mul") else "bias", a)]
+    return None
+
+
+def post_ops_planar(x: np.ndarray, items, out: np.ndarray) -> np.ndarray | None:
+    """out = items(x) (a chain, in order) by the C++ chain kernel (parallel, one pass) when
+    the items and layouts allow it, else None (the caller takes apply_post_op)."""
+    if x.dtype != np.float32 or x.ndim < 3 or out.shape != x.shape or \
+            not _planes_contiguous(x) or not _planes_contiguous(out):
+        return None
+    if np.may_share_memory(x, out) and (x.ctypes.data != out.ctypes.data or
+                                        x.strides != out.strides):
+        return None   # in place only as the very same view
+    core = []
+    for item in items:
+        c = core_post_items(item, x.shape[1])
+        if c is None:
+            return None
+        core += c
+    if len(core) > 10:   # PostOps::kMax
+        return None
+    return _core.post_ops_planar(x, out, core)
 
 
 def apply_post_op(x: np.ndarray, item) -> np.ndarray:
