@@ -15,15 +15,17 @@
 //      available (an avx2 cap: the AVX2 BRGEMM beats the scalar direct kernel).
 //   4. direct with the planar kernel (kernels/conv/planar_avx512.hpp) for first layers: AVX-512,
 //      groups 1, ICg <= 8, OCg >= 8, stride 1 along W.
-//   5. im2col_gemm when padding channels to blocks of 16 wastes more than 30% of the direct
+//   5. winograd for 3x3 kernels in (H, W) (2-D, and 3-D of any kernel depth) with stride 1,
+//      dilation 1, groups 1, >= 16 input channels filling their blocks to 30% and >= 8
+//      outputs (its transforms and 4x fewer multiplies outweigh padded output lanes: DenseNet's
+//      170 -> 12 layers 1.2x im2col, 64 -> 17 1.9x), on AVX-512: Winograd F(4x4, 3x3)
+//      (below) where winograd_applies(); execute reorders around the blocked run (chains
+//      with a sum, small outputs and execute_blocked_to_planar run direct: both packings are
+//      kept).
+//   6. im2col_gemm when padding channels to blocks of 16 wastes more than 30% of the direct
 //      kernel's FLOPs: ceil16(ICg)*ceil16(OCg) > 1.3*ICg*OCg (first layers with 1 or 3 input
 //      channels, heads with 1 or 2 outputs, 17 or 33 channels).
-//   6. gemm_1x1 for 1x1 kernels with stride 1 and no padding.
-//   7. winograd for 3x3 kernels in (H, W) (2-D, and 3-D of any kernel depth) with stride 1,
-//      dilation 1, groups 1, >= 16 input and output channels, on AVX-512: Winograd F(4x4,
-//      3x3) (below) for outputs of at least
-//      4 x 4; execute reorders around the blocked run (chains with a sum, outputs under
-//      4 x 4 and execute_blocked_to_planar run direct: both packings are kept).
+//   7. gemm_1x1 for 1x1 kernels with stride 1 and no padding.
 //   8. direct otherwise.
 // MEDKERN_VERBOSE=1 logs "conv,<algorithm>:<kernel>,<problem>,<ms>" per execute, e.g.
 // "conv,depthwise:conv_f32f32_f32_depthwise__avx512,...".
@@ -748,12 +750,13 @@ class ConvF32 {
       else if (row->isa == Isa::avx512 && d_.groups == 1 && icg <= 8 && ocg >= 8 &&
                d_.stride[2] == 1)
         a = ConvAlgorithm::direct, planar_ = true;
+      else if (wino != nullptr && row->isa == Isa::avx512 && icg >= 16 && ocg >= 8 &&
+               double(up(icg)) <= 1.3 * double(icg))
+        a = ConvAlgorithm::winograd;
       else if (double(up(icg)) * double(up(ocg)) > 1.3 * double(icg) * double(ocg))
         a = ConvAlgorithm::im2col_gemm;
       else if (one_by_one)
         a = ConvAlgorithm::gemm_1x1;
-      else if (wino != nullptr && row->isa == Isa::avx512 && icg >= 16 && ocg >= 16)
-        a = ConvAlgorithm::winograd;
       else
         a = ConvAlgorithm::direct;
     } else if (a == ConvAlgorithm::winograd) {

@@ -580,6 +580,13 @@ TEST_CASE("conv heuristic picks the documented algorithm") {
   d.stride = {1, 2, 2};
   CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == (avx2 ? "im2col_gemm" : "direct"));
   d.stride = {1, 1, 1};
+  d.OC = 12;  // padded output lanes: Winograd still beats im2col (a DenseNet growth rate)
+  CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) ==
+        (avx512 ? "winograd" : "im2col_gemm"));
+  d.OC = 64;
+  d.IC = 17;  // padded input lanes: the waste rule
+  CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == "im2col_gemm");
+  d.IC = 64;
   d.kernel = {1, 1, 1};
   CHECK(std::string(ops::ConvF32(d, w.data()).algorithm()) == (avx2 ? "im2col_gemm" : "gemm_1x1"));
   d.IC = 3;
