@@ -194,7 +194,7 @@ class PackedConv:
     algorithm : {"auto", "direct", "gemm_1x1", "im2col_gemm", "depthwise", "winograd"}
         "auto" applies the documented heuristic (see ``medkern/ops/conv.hpp``). "winograd"
         (3x3 in H and W, any depth in 3-D, stride 1, groups 1; chosen by "auto" on AVX-512
-        for >= 16 channels) runs Winograd F(4x4, 3x3): 4x fewer multiplies than direct, with
+        for >= 16 input and >= 8 output channels) runs Winograd F(4x4, 3x3): 4x fewer multiplies than direct, with
         an error of up to 3e-5 of the output's largest value (direct: up to 5e-6).
 
     Attributes
