@@ -148,6 +148,36 @@ MEDKERN_ALWAYS_INLINE __mmask16 lanes(i64 n) noexcept {
   return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << unsigned(n)) - 1u);
 }
 
+/// r[0..15] (row c = 16 floats of channel c) transposed in place: r[p] = the 16 channels of
+/// pixel p. Pairs, quads (within 128-bit lanes), then 128-bit lanes across registers.
+MEDKERN_ALWAYS_INLINE void transpose16(__m512* r) noexcept {
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int k = 0; k < 8; ++k) {
+    t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+  }
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; ++k) {
+    r[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; ++k) {
+    t[k] = _mm512_shuffle_f32x4(r[k], r[k + 4], 0x88);
+    t[k + 4] = _mm512_shuffle_f32x4(r[k], r[k + 4], 0xdd);
+    t[k + 8] = _mm512_shuffle_f32x4(r[k + 8], r[k + 12], 0x88);
+    t[k + 12] = _mm512_shuffle_f32x4(r[k + 8], r[k + 12], 0xdd);
+  }
+#pragma GCC unroll 8
+  for (int k = 0; k < 8; ++k) {
+    r[k] = _mm512_shuffle_f32x4(t[k], t[k + 8], 0x88);
+    r[k + 8] = _mm512_shuffle_f32x4(t[k], t[k + 8], 0xdd);
+  }
+}
+
 }  // namespace avx512_f32
 
 template <>
@@ -184,7 +214,19 @@ struct impl<isa::avx512_t> {
         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
         _mm512_set1_epi32(int(cs)));
     const __mmask16 m = lanes(nc);
-    for (i64 w = 0; w < W; ++w)
+    i64 w = 0;
+    if (ws == i64(sizeof(float)))  // unit-stride pixels: 16 x 16 transposes, no gathers
+      for (; w + 16 <= W; w += 16) {
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int c = 0; c < 16; ++c)
+          r[c] = c < nc ? _mm512_loadu_ps(reinterpret_cast<const float*>(src + c * cs) + w)
+                        : _mm512_setzero_ps();
+        transpose16(r);
+#pragma GCC unroll 16
+        for (int p = 0; p < 16; ++p) _mm512_storeu_ps(dst + (w + p) * 16, r[p]);
+      }
+    for (; w < W; ++w)
       _mm512_storeu_ps(dst + w * 16,  // dst may be a caller's blocked tensor (unaligned)
                        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, src + w * ws, 1));
   }
@@ -195,6 +237,19 @@ struct impl<isa::avx512_t> {
     if (ws != i64(sizeof(float))) return impl<isa::ref_t>::from_blocked(src, nc, W, dst, cs, ws);
     const __m512i idx = _mm512_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176,
                                           192, 208, 224, 240);
+    const i64 W16 = W / 16 * 16;
+    for (i64 w = 0; w < W16; w += 16) {  // 16 x 16 transposes, no gathers
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (int p = 0; p < 16; ++p) r[p] = _mm512_loadu_ps(src + (w + p) * 16);
+      transpose16(r);
+      for (int c = 0; c < nc; ++c)
+        _mm512_storeu_ps(reinterpret_cast<float*>(dst + c * cs) + w, r[c]);
+    }
+    if (W16 == W) return;
+    src += W16 * 16;
+    dst += W16 * i64(sizeof(float));
+    W -= W16;
     for (int c = 0; c < nc; ++c) {
       float* out = reinterpret_cast<float*>(dst + c * cs);
       i64 w = 0;
