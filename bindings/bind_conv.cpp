@@ -205,7 +205,7 @@ class PyConv {
     const ParsedPost p = parse_post(post, conv_->desc().OC, op_);
     TensorView dst;
     auto o = output(out, offset, shape, op_, dst);
-    if (medkern::ops::conv_detail::overlap(src, dst))
+    if (medkern::overlap(src, dst))
       medkern::detail::throw_shape(op_, ": out must not overlap the input");
     {
       py::gil_scoped_release nogil;
@@ -314,7 +314,7 @@ class PyConvTranspose {
     const ParsedPost p = parse_post(post, conv_->desc().OC, op_);
     TensorView dst;
     auto o = output(out, offset, shape, op_, dst);
-    if (medkern::ops::conv_detail::overlap(src, dst))
+    if (medkern::overlap(src, dst))
       medkern::detail::throw_shape(op_, ": out must not overlap the input");
     {
       py::gil_scoped_release nogil;

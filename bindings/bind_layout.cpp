@@ -78,7 +78,7 @@ py::array to_blocked(const py::array& x, const std::string& layout_from,
   const auto logical = medkern::ops::logical_shape(from, shape_of(x));
   py::array out = out_or_new(x, medkern::ops::layout_shape(to, logical), out_arg, op);
   const TensorView dst = medkern::py::view_of(out, t, op, "out", /*writable=*/true);
-  if (medkern::ops::dataflow_detail::overlap(src, dst))
+  if (medkern::overlap(src, dst))
     medkern::detail::throw_shape(op, ": out must not overlap x");
   {
     py::gil_scoped_release nogil;
@@ -112,7 +112,7 @@ py::array from_blocked(const py::array& x, std::int64_t channels, const std::str
   const auto logical = medkern::ops::logical_shape(from, shape, channels);
   py::array out = out_or_new(x, medkern::ops::layout_shape(to, logical), out_arg, op);
   const TensorView dst = medkern::py::view_of(out, t, op, "out", /*writable=*/true);
-  if (medkern::ops::dataflow_detail::overlap(src, dst))
+  if (medkern::overlap(src, dst))
     medkern::detail::throw_shape(op, ": out must not overlap x");
   {
     py::gil_scoped_release nogil;

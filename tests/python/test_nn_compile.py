@@ -203,7 +203,13 @@ def test_plain_torch_unet(off):
     _close(c(x), _torch_out(tm, x))
 
 
-def test_dense_unet_nested_concats():
+@pytest.mark.parametrize("fast", [True, False])
+def test_dense_unet_nested_concats(monkeypatch, fast):
+    # fast=False: every affine / eltwise node takes the numpy path (items or layouts the C++
+    # chain does not take), in place on its concat buffer and into its own
+    if not fast:
+        from medkern.nn import _kernels as KK
+        monkeypatch.setattr(KK, "post_ops_planar", lambda *a, **k: None)
     torch.manual_seed(4)
     kw = dict(nd=2, in_channels=1, num_classes=2, growth_rate=4, block_sizes=(2, 3, 2),
               init_filters=8)

@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "medkern/core/error.hpp"
 
@@ -137,5 +138,24 @@ struct TensorView {
     return rank == 0 ? "scalar" : s;
   }
 };
+
+/// Byte range [lo, hi) a strided view touches (empty views give lo == hi).
+inline std::pair<const char*, const char*> extent_of(const TensorView& t) {
+  const char* lo = static_cast<const char*>(t.data);
+  const char* hi = lo;
+  for (int i = 0; i < t.rank; ++i) {
+    const std::int64_t ext = (t.shape[std::size_t(i)] - 1) * t.strides[std::size_t(i)];
+    if (t.shape[std::size_t(i)] == 0) return {lo, lo};
+    (ext < 0 ? lo : hi) += ext;
+  }
+  return {lo, hi + std::int64_t(dtype_size(t.dtype))};
+}
+
+/// Whether two strided views share any byte of their extents (empty views never do).
+inline bool overlap(const TensorView& a, const TensorView& b) {
+  const auto [a0, a1] = extent_of(a);
+  const auto [b0, b1] = extent_of(b);
+  return a0 < a1 && b0 < b1 && a0 < b1 && b0 < a1;
+}
 
 }  // namespace medkern

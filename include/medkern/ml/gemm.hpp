@@ -228,10 +228,10 @@ inline void gemm_f64(const kernels::ml::MlRow& kr, std::int64_t m, std::int64_t 
     parallel_tasks(i64(blocks.size()), [&](i64 t) {
       const auto [bi, bj] = blocks[std::size_t(t)];
       const i64 ie = std::min(ms, bi + kMs), je = std::min(ns, bj + kNs);
-      for (i64 sj = bj; sj < je; ++sj) {
-        const i64 j0 = sj * NR, nn = std::min<i64>(NR, n - j0);
-        for (i64 si = bi; si < ie; ++si) {
-          const i64 i0 = si * MR, mm = std::min<i64>(MR, m - i0);
+      for (i64 si = bi; si < ie; ++si) {
+        const i64 i0 = si * MR, mm = std::min<i64>(MR, m - i0);
+        for (i64 sj = bj; sj < je; ++sj) {
+          const i64 j0 = sj * NR, nn = std::min<i64>(NR, n - j0);
           if (!touches(i0, i0 + mm, j0, j0 + nn)) continue;
           kr.gemm_ukr_f64(kb, pa.data() + si * MR * kb, bpanels + sj * NR * kb, alpha,
                           acc || !first, c + i0 * ldc + j0, ldc, int(mm), int(nn));

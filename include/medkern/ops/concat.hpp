@@ -49,7 +49,7 @@ inline const kcat::ConcatRow& pick() {
 
 inline void check_no_overlap(const std::vector<TensorView>& inputs, const TensorView& out) {
   for (std::size_t i = 0; i < inputs.size(); ++i)
-    if (dataflow_detail::overlap(inputs[i], out))
+    if (medkern::overlap(inputs[i], out))
       medkern::detail::throw_shape("cat: out memory overlaps input ", i);
 }
 

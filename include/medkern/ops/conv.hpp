@@ -79,10 +79,11 @@
 //   other algorithms reorder to planar temporaries around execute. execute_blocked_rows
 //   computes only a band of output slices of the outermost dimension.
 // winograd (outputs of at least 4 x 4 in at least 4 tiles or with small weights, see
-//   winograd_applies): per task a chunk of T 4x4 output tiles (kWinoTiles; with fewer chunks
-//   than threads, a chunk's output-channel block groups split over tasks): each tile's 6x6 input window per channel
-//   block goes through B^T d B (kernels/conv/winograd; border tiles from a zero-padded copy
-//   of the window) into V[36][icb][T][16]; per block group and position the direct kernel
+//   winograd_applies): per task a chunk of T 4x4 output tiles (kWinoTiles; with fewer
+//   chunks than threads, a chunk's output-channel block groups split over tasks): each
+//   tile's 6x6 input window per channel block goes through B^T d B (kernels/conv/winograd;
+//   border tiles from a zero-padded copy of the window) into V[36][icb][T][16]; per block
+//   group and position the direct kernel
 //   runs V[pos] as a 1x1 convolution of T "pixels" against the transformed weights
 //   U[pos] = G g G^T (packed like the direct kernel's 1x1 panels); A^T M A turns the 36
 //   products of each tile back into its 16 output pixels, stored into dst. In 3-D each
@@ -279,23 +280,6 @@ inline float* thread_scratch(std::int64_t n, AlignedBuffer<float>& local) {
   return kept.data();
 }
 
-/// Byte range [lo, hi) a strided view touches (empty views give lo == hi).
-inline std::pair<const char*, const char*> extent_of(const TensorView& t) {
-  const char* lo = static_cast<const char*>(t.data);
-  const char* hi = lo;
-  for (int i = 0; i < t.rank; ++i) {
-    const i64 ext = (t.shape[std::size_t(i)] - 1) * t.strides[std::size_t(i)];
-    if (t.shape[std::size_t(i)] == 0) return {lo, lo};
-    (ext < 0 ? lo : hi) += ext;
-  }
-  return {lo, hi + i64(dtype_size(t.dtype))};
-}
-
-inline bool overlap(const TensorView& a, const TensorView& b) {
-  const auto [a0, a1] = extent_of(a);
-  const auto [b0, b1] = extent_of(b);
-  return a0 < a1 && b0 < b1 && a0 < b1 && b0 < a1;
-}
 
 /// Checks the residual views of the sum post-ops of `chain` against dst (op: the op's name).
 inline void check_sums(const char* op, const PostOps& chain, std::span<const TensorView> sums,
@@ -563,15 +547,10 @@ class ConvF32 {
       run_blocked_by_reorder(d, src, dst, post, sums);
       return;
     }
-    if (!planar_src && winograd_applies(d)) {
-      VerboseScope vs("conv", impl_wino_name_.c_str(), [&] {
-        return kernels::conv::describe(d) + ",post=" + kernels::post_ops_str(chain) +
-               ",threads=" + std::to_string(num_threads());
-      });
-      run_winograd(d, src, dst, chain, sums);
-      return;
-    }
-    run_direct_blocked_logged(d, src, dst, chain, sums, 0, -1, planar_src);
+    if (!planar_src && winograd_applies(d))
+      run_winograd_logged(d, src, dst, chain, sums, 0, -1);
+    else
+      run_direct_blocked_logged(d, src, dst, chain, sums, 0, -1, planar_src);
   }
 
   /// execute_blocked into a planar dst (N, OC, [OD,] OH, OW): f32, the spatial dimensions
@@ -601,7 +580,7 @@ class ConvF32 {
       medkern::detail::throw_shape(op_, ": a planar output of the blocked execute needs ",
                                    "C-contiguous spatial dimensions (output ", dst.shape_str(),
                                    ", last stride ", dst.strides[std::size_t(r - 1)], " bytes)");
-    if (conv_detail::overlap(src, dst))
+    if (medkern::overlap(src, dst))
       medkern::detail::throw_shape(op_, ": the output must not overlap the input");
     if (d.N == 0) return;
     if (dot_row_ != nullptr && !planar_src && spatially_contiguous(src)) {
@@ -641,16 +620,10 @@ class ConvF32 {
     const PostOps chain = full_chain(post);
     conv_detail::check_blocked_outputs(op_, src, dst, want, chain, sums);
     if (d.N == 0) return;
-    if (winograd_applies(d)) {
-      VerboseScope vs("conv", impl_wino_name_.c_str(), [&] {
-        return kernels::conv::describe(d) + ",rows=" + std::to_string(o0) + ":" +
-               std::to_string(o1) + ",post=" + kernels::post_ops_str(chain) +
-               ",threads=" + std::to_string(num_threads());
-      });
-      run_winograd(d, src, dst, chain, sums, o0, o1);
-      return;
-    }
-    run_direct_blocked_logged(d, src, dst, chain, sums, o0, o1, false);
+    if (winograd_applies(d))
+      run_winograd_logged(d, src, dst, chain, sums, o0, o1);
+    else
+      run_direct_blocked_logged(d, src, dst, chain, sums, o0, o1, false);
   }
 
  private:
@@ -1516,6 +1489,19 @@ class ConvF32 {
     });
   }
 
+  /// run_winograd inside the verbose log's scope.
+  void run_winograd_logged(const ConvDesc& d, const TensorView& src, const TensorView& dst,
+                           const PostOps& chain, std::span<const TensorView> sums, i64 o0,
+                           i64 o1) const {
+    VerboseScope vs("conv", impl_wino_name_.c_str(), [&] {
+      return kernels::conv::describe(d) +
+             (o1 >= 0 ? ",rows=" + std::to_string(o0) + ":" + std::to_string(o1) : "") +
+             ",post=" + kernels::post_ops_str(chain) +
+             ",threads=" + std::to_string(num_threads());
+    });
+    run_winograd(d, src, dst, chain, sums, o0, o1);
+  }
+
   /// Winograd F(4x4, 3x3) on blocked tensors (see the file comment): per task a chunk of T
   /// output tiles (n, ty, tx in row-major order), input transform, 36 GEMMs per block group
   /// on the direct kernel, output transform into dst, then the chain on the stored rows.
@@ -1545,11 +1531,10 @@ class ConvF32 {
     char* const ys = static_cast<char*>(dst.data);
     const i64 xsN = src.strides[0], xsC = src.strides[1] / 4;
     const i64 ysN = dst.strides[0], ysC = dst.strides[1] / 4;
-    // Tiles per task: up to kWinoTiles, in a task count that splits evenly over the threads
-    // when there are enough tiles.
+    // Tiles per task: up to kWinoTiles, and V (36 x nb x T pixels of 16 floats, kept per
+    // thread) at most kWinoMaxV bytes (3-D layers of 1024 channels would take 57 MB at 128
+    // tiles), in a task count that splits evenly over the threads when there are enough.
     const i64 th = num_threads();
-    // V (36 x nb x T pixels of 16 floats) kept per thread: at most kWinoMaxV bytes (3-D
-    // layers of 1024 channels would take 57 MB at 128 tiles).
     const i64 tcap = std::clamp<i64>(kWinoMaxV / (P * nb * 64), 8, kWinoTiles);
     i64 chunks = (total + tcap - 1) / tcap;
     if (chunks >= th) chunks = (chunks + th - 1) / th * th;
@@ -1939,7 +1924,7 @@ class ConvF32 {
   const kernels::PostRowRow* post_row_ = nullptr;
   const kernels::conv::depthwise::DwRow* dw_row_ = nullptr;
   const kernels::conv::dot::DotRow* dot_row_ = nullptr;  ///< few-class heads, planar out
-  /// Winograd transforms (algorithm winograd: execute_blocked); U panels in wei_wino_.
+  /// Winograd transforms (algorithm winograd, where winograd_applies); U panels in wei_wino_.
   const kernels::conv::winograd::WinoRow* wino_row_ = nullptr;
   AlignedBuffer<float> wei_wino_;
   std::string impl_wino_name_;

@@ -211,7 +211,7 @@ class ConvTransposeF32 {
           dtype_name(dst.dtype), " ", dst.shape_str(), " (input ", src.shape_str(), ")");
     const PostOps chain = full_chain(post);
     conv_detail::check_sums(op_, chain, sums, dst);
-    if (g.N > 0 && conv_detail::overlap(src, dst))
+    if (g.N > 0 && medkern::overlap(src, dst))
       medkern::detail::throw_shape(op_, ": the output must not overlap the input");
     if (g.N == 0) return;
     // A larger output (output_size) leaves pixels no tap reaches: col2im zeroes them.

@@ -51,13 +51,6 @@ inline std::int64_t bytes_of(const TensorView& t) {
   return t.numel() * std::int64_t(dtype_size(t.dtype));
 }
 
-inline bool overlap(const TensorView& a, const TensorView& b) {
-  if (a.numel() == 0 || b.numel() == 0) return false;
-  const auto a0 = reinterpret_cast<std::uintptr_t>(a.data);
-  const auto b0 = reinterpret_cast<std::uintptr_t>(b.data);
-  return a0 < b0 + std::uintptr_t(bytes_of(b)) && b0 < a0 + std::uintptr_t(bytes_of(a));
-}
-
 /// dst must have exactly shape `want` (and src's dtype) and not overlap src.
 inline void check_dst(const char* op, const TensorView& src, const TensorView& dst,
                       const std::vector<std::int64_t>& want, bool may_alias = false) {

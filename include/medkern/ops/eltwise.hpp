@@ -11,7 +11,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <utility>
 
 #include "medkern/core/dispatch.hpp"
 #include "medkern/core/error.hpp"
@@ -27,13 +26,6 @@ inline constexpr std::int64_t kEltwiseChunk = 4096;
 /// dst = chain(src), channel c of both taking the chain's per-channel data at c. src and dst:
 /// f32, the same shape (N, C, spatial...) with rank >= 2, the dimensions after C
 /// C-contiguous, any strides along N and C; dst is src or does not overlap it.
-/// Whether a view holds any element.
-inline bool has_elements(const TensorView& t) {
-  for (int i = 0; i < t.rank; ++i)
-    if (t.shape[std::size_t(i)] == 0) return false;
-  return true;
-}
-
 inline void apply_post_ops(const TensorView& src, const TensorView& dst,
                            const kernels::PostOps& chain) {
   using i64 = std::int64_t;
@@ -60,39 +52,14 @@ inline void apply_post_ops(const TensorView& src, const TensorView& dst,
       want *= t->shape[std::size_t(i)];
     }
   }
-  if (src.data != dst.data) {  // dst is src or apart from it: chunks are copied as they run
-    const auto extent = [&](const TensorView& t) {
-      const char* lo = static_cast<const char*>(t.data);
-      const char* hi = lo + 4;
-      for (int i = 0; i < t.rank; ++i) {
-        const i64 ext = (t.shape[std::size_t(i)] - 1) * t.strides[std::size_t(i)];
-        (ext < 0 ? lo : hi) += ext;
-      }
-      return std::pair<const char*, const char*>{lo, hi};
-    };
-    const auto [a0, a1] = extent(src);
-    const auto [b0, b1] = extent(dst);
-    if (has_elements(src) && a0 < b1 && b0 < a1)
-      detail::throw_shape(op, ": the output must be the input itself or not overlap it");
-  }
+  // dst is src or apart from it: chunks are copied as they run
+  if (src.data != dst.data && overlap(src, dst))
+    detail::throw_shape(op, ": the output must be the input itself or not overlap it");
   for (const kernels::PostOp& p : chain)
     if (p.kind == kernels::PostOpKind::sum)
       detail::throw_unsupported(op, ": a sum post-op needs a convolution's output geometry");
   const i64 N = src.shape[0], C = src.shape[1];
-  if (N * C * S == 0 || chain.count == 0) {
-    if (src.data != dst.data && chain.count == 0 && N * C * S > 0) {
-      // a plain copy, plane by plane
-      parallel_for_1d(N * C, 1, [&](i64 p0, i64 p1) {
-        for (i64 p = p0; p < p1; ++p)
-          std::memcpy(static_cast<char*>(dst.data) + (p / C) * dst.strides[0] +
-                          (p % C) * dst.strides[1],
-                      static_cast<const char*>(src.data) + (p / C) * src.strides[0] +
-                          (p % C) * src.strides[1],
-                      std::size_t(S) * sizeof(float));
-      });
-    }
-    return;
-  }
+  if (N * C * S == 0) return;
   const auto* row = select(kernels::kPostRowRegistry, kernels::PostOps{}, active_isa());
   const i64 per_plane = (S + kEltwiseChunk - 1) / kEltwiseChunk;
   parallel_for_1d(N * C * per_plane, 4, [&](i64 t0, i64 t1) {
@@ -106,7 +73,7 @@ inline void apply_post_ops(const TensorView& src, const TensorView& dst,
                                           c * dst.strides[1]) +
                  i0;
       if (d != s) std::memcpy(d, s, std::size_t(len) * sizeof(float));
-      row->run(chain, c, d, len);
+      if (chain.count > 0) row->run(chain, c, d, len);
     }
   });
 }

@@ -268,7 +268,7 @@ inline void pool_blocked(const TensorView& src, const TensorView& dst, const Poo
   if (dataflow_detail::shape_of(dst) != want)
     throw_shape(op, ": blocked output shape ", dst.shape_str(), " must be ",
                 dataflow_detail::dims(want));
-  if (dataflow_detail::overlap(src, dst)) throw_shape(op, ": out memory overlaps the input");
+  if (medkern::overlap(src, dst)) throw_shape(op, ": out memory overlaps the input");
   const std::int64_t N = src.shape[0], CB = src.shape[1];
   if (N * CB == 0) return;
   const kp::PoolRow* row = select(kp::kRegistry, d, active_isa());

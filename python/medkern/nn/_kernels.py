@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _memory
 from .. import ops as _ops
 from .._matmul import matmul as _matmul
 
@@ -86,15 +86,18 @@ def core_post_items(item, channels: int):
     return None
 
 
-def post_ops_planar(x: np.ndarray, items, out: np.ndarray) -> np.ndarray | None:
+def post_ops_planar(x: np.ndarray, items, out: np.ndarray | None = None) -> np.ndarray | None:
     """out = items(x) (a chain, in order) by the C++ chain kernel (parallel, one pass) when
-    the items and layouts allow it, else None (the caller takes apply_post_op)."""
-    if x.dtype != np.float32 or x.ndim < 3 or out.shape != x.shape or \
-            not _planes_contiguous(x) or not _planes_contiguous(out):
+    the items and layouts allow it, else None (the caller takes apply_post_op). out=None:
+    a new aligned array."""
+    if x.dtype != np.float32 or x.ndim < 3 or not _planes_contiguous(x):
         return None
-    if np.may_share_memory(x, out) and (x.ctypes.data != out.ctypes.data or
-                                        x.strides != out.strides):
-        return None   # in place only as the very same view
+    if out is not None:
+        if out.shape != x.shape or not _planes_contiguous(out):
+            return None
+        if np.may_share_memory(x, out) and (x.ctypes.data != out.ctypes.data or
+                                            x.strides != out.strides):
+            return None   # in place only as the very same view
     core = []
     for item in items:
         c = core_post_items(item, x.shape[1])
@@ -103,7 +106,7 @@ def post_ops_planar(x: np.ndarray, items, out: np.ndarray) -> np.ndarray | None:
         core += c
     if len(core) > 10:   # PostOps::kMax
         return None
-    return _core.post_ops_planar(x, out, core)
+    return _core.post_ops_planar(x, _memory.empty(x.shape) if out is None else out, core)
 
 
 def apply_post_op(x: np.ndarray, item) -> np.ndarray:

@@ -31,7 +31,8 @@ TEST_CASE("apply_post_ops equals the reference chain, in place and into a channe
     CAPTURE(kernels::post_ops_str(chain));
     std::vector<float> ref(x.size());
     for (i64 i = 0; i < i64(x.size()); ++i)
-      ref[std::size_t(i)] = kernels::apply_post_ops_ref(chain, x[std::size_t(i)], (i / (H * W)) % C, 0);
+      ref[std::size_t(i)] =
+          kernels::apply_post_ops_ref(chain, x[std::size_t(i)], (i / (H * W)) % C, 0);
     // out of place into channels [2, 2 + C) of a 9-channel tensor
     const i64 CT = 9;
     std::vector<float> wide(std::size_t(N * CT * H * W), -7.f);
