@@ -5,8 +5,9 @@
 // optionally with a per-row shift of A and a per-column shift of B subtracted while packing
 // (centering folded into the Gram matrix at no extra pass). Goto-style blocking around the
 // micro-kernel of kernels/ml (kGemmMr x kGemmNr register tile):
-//   for each k block of kKc:   pack all of A and of B in panels of 8 rows / columns (kKc x 8,
-//                              k-major), in parallel; a SYRK packs once (B's panels are A's);
+//   for each k block of kKc:   pack all of A in slivers of 8 rows (kKc x 8, k-major) and all of
+//                              B in slivers of 24 interleaved columns (kKc x 24), in parallel;
+//                              a SYRK packs once (its A slivers are thirds of its B slivers);
 //     for each C block of kMc x kNc (one task each, in parallel):
 //       for each A sliver (kKc x MR, L1) / B sliver (kKc x NR, the B block in L2): micro-kernel.
 // `tri` restricts the work to the register tiles that touch the lower (row >= col) or upper
@@ -110,8 +111,8 @@ namespace gemm_detail {
 
 using i64 = std::int64_t;
 
-/// Packs rows [i0, i0 + MR) x k range [k0, k0 + kb) of `a` into d[kk * MR + ii]; rows past m
-/// are zero. `zero` backs a null shift.
+/// Packs rows [i0, i0 + MR) x k range [k0, k0 + kb) of `a` into d[kk * MR + ii] (one sliver,
+/// MR = 8 for A, 24 for B); rows past m are zero.
 template <int MR>
 inline void pack_rows(const MatF64& a, const double* shift, i64 m, i64 i0, i64 k0, i64 kb,
                       double* d) {
@@ -142,22 +143,25 @@ inline void pack_rows(const MatF64& a, const double* shift, i64 m, i64 i0, i64 k
     for (i64 kk = 0; kk < kb; ++kk) d[kk * MR + ii] = 0.0;
 }
 
-/// Packs rows [kr0, kr1) of the k block starting at k0 (kb rows) of all np panels, for an
-/// operand with a.rs == 1: d[s*8*kb + kk*8 + ii] = a(8s + ii, k0 + kk) - shift (zero past m).
-inline void pack_sweep(const MatF64& a, const double* shift, i64 m, i64 np, i64 k0, i64 kr0,
+/// Packs rows [kr0, kr1) of the k block starting at k0 (kb rows) of all ns slivers of width W,
+/// for an operand with a.rs == 1: d[s*W*kb + kk*W + ii] = a(W s + ii, k0 + kk) - shift (zero
+/// past m).
+template <int W>
+inline void pack_sweep(const MatF64& a, const double* shift, i64 m, i64 ns, i64 k0, i64 kr0,
                        i64 kr1, i64 kb, double* d) {
-  constexpr i64 P = 8;
-  const i64 full = m / P;
+  const i64 full = m / W;
   for (i64 kk = kr0; kk < kr1; ++kk) {
     const double* s = a.p + (k0 + kk) * a.cs;
     for (i64 p = 0; p < full; ++p) {
-      double* dk = d + p * P * kb + kk * P;
-      for (i64 ii = 0; ii < P; ++ii) dk[ii] = s[p * P + ii] - shift[p * P + ii];
+      double* dk = d + p * W * kb + kk * W;
+      const double* sp = s + p * W;
+      const double* hp = shift + p * W;
+      for (i64 ii = 0; ii < W; ++ii) dk[ii] = sp[ii] - hp[ii];
     }
-    for (i64 p = full; p < np; ++p) {
-      double* dk = d + p * P * kb + kk * P;
-      for (i64 ii = 0; ii < P; ++ii) {
-        const i64 r = p * P + ii;
+    for (i64 p = full; p < ns; ++p) {
+      double* dk = d + p * W * kb + kk * W;
+      for (i64 ii = 0; ii < W; ++ii) {
+        const i64 r = p * W + ii;
         dk[ii] = r < m ? s[r] - shift[r] : 0.0;
       }
     }
@@ -184,15 +188,13 @@ inline void gemm_f64(const kernels::ml::MlRow& kr, std::int64_t m, std::int64_t 
           if (touches(i, i + 1, j, j + 1)) c[i * ldc + j] = 0.0;
     return;
   }
-  constexpr i64 P = kernels::ml::kPanel, kPb = NR / P;  // B slivers are kPb panels of 8
-  static_assert(MR == P && NR % P == 0, "packed layout: 8-column panels");
+  static_assert(NR % MR == 0, "a SYRK's A slivers are thirds of its B slivers");
   const i64 ms = (m + MR - 1) / MR, ns = (n + NR - 1) / NR;  // slivers
   const i64 kcap = std::min(k, kGemmKc);
-  // A SYRK (B = A^T with the same shift) packs once: B's panels are A's.
+  // A SYRK (B = A^T with the same shift) packs once: its A slivers are read inside the B
+  // slivers (k stride NR).
   const bool same = a.p == b.p && a.rs == b.cs && a.cs == b.rs && a.shift == b.shift && m == n;
-  const i64 npa = same ? std::max(ms, ns * kPb) : ms, npb = same ? 0 : ns * kPb;
-  Scratch pa(npa * P * kcap), pb(npb * P * kcap);
-  const double* bpanels = same ? pa.data() : pb.data();
+  Scratch pa(same ? 0 : ms * MR * kcap), pb(ns * NR * kcap);
   std::vector<double> zero(static_cast<std::size_t>(std::max(m, n)), 0.0);
   const double* sha = a.shift ? a.shift : zero.data();
   const double* shb = b.shift ? b.shift : zero.data();
@@ -208,33 +210,39 @@ inline void gemm_f64(const kernels::ml::MlRow& kr, std::int64_t m, std::int64_t 
     const i64 kb = std::min(kcap, k - k0);
     const bool first = k0 == 0;
     // An operand whose k-th row is contiguous (the Gram's X) is packed by sweeping those rows
-    // front to back, so the hardware prefetcher streams them (panel by panel, every row would
-    // be a strided first touch); others panel by panel.
-    const bool sweep_a = a.rs == 1, sweep_b = npb > 0 && bt.rs == 1;
+    // front to back, so the hardware prefetcher streams them (sliver by sliver, every row would
+    // be a strided first touch); others sliver by sliver.
+    const bool sweep_a = !same && a.rs == 1, sweep_b = bt.rs == 1;
     if (sweep_a || sweep_b)
       parallel_for_1d(kb, 16, [&](i64 r0, i64 r1) {
-        if (sweep_a) gemm_detail::pack_sweep(a, sha, m, npa, k0, r0, r1, kb, pa.data());
-        if (sweep_b) gemm_detail::pack_sweep(bt, shb, n, npb, k0, r0, r1, kb, pb.data());
+        if (sweep_a) gemm_detail::pack_sweep<MR>(a, sha, m, ms, k0, r0, r1, kb, pa.data());
+        if (sweep_b) gemm_detail::pack_sweep<NR>(bt, shb, n, ns, k0, r0, r1, kb, pb.data());
       });
-    const i64 na = sweep_a ? 0 : npa, nb = sweep_b ? 0 : npb;
-    parallel_for_1d(na + nb, 8, [&](i64 s0, i64 s1) {
+    const i64 na = (same || sweep_a) ? 0 : ms, nb = sweep_b ? 0 : ns;
+    parallel_for_1d(na + nb, 4, [&](i64 s0, i64 s1) {
       for (i64 s = s0; s < s1; ++s)
         if (s < na)
-          gemm_detail::pack_rows<P>(a, sha, m, s * P, k0, kb, pa.data() + s * P * kb);
+          gemm_detail::pack_rows<MR>(a, sha, m, s * MR, k0, kb, pa.data() + s * MR * kb);
         else
-          gemm_detail::pack_rows<P>(bt, shb, n, (s - na) * P, k0, kb,
-                                    pb.data() + (s - na) * P * kb);
+          gemm_detail::pack_rows<NR>(bt, shb, n, (s - na) * NR, k0, kb,
+                                     pb.data() + (s - na) * NR * kb);
     });
+    const i64 lda = same ? NR : MR;
+    auto a_sliver = [&](i64 si) -> const double* {
+      return same ? pb.data() + (si / (NR / MR)) * NR * kb + (si % (NR / MR)) * MR
+                  : pa.data() + si * MR * kb;
+    };
     parallel_tasks(i64(blocks.size()), [&](i64 t) {
       const auto [bi, bj] = blocks[std::size_t(t)];
       const i64 ie = std::min(ms, bi + kMs), je = std::min(ns, bj + kNs);
       for (i64 si = bi; si < ie; ++si) {
         const i64 i0 = si * MR, mm = std::min<i64>(MR, m - i0);
+        const double* as = a_sliver(si);
         for (i64 sj = bj; sj < je; ++sj) {
           const i64 j0 = sj * NR, nn = std::min<i64>(NR, n - j0);
           if (!touches(i0, i0 + mm, j0, j0 + nn)) continue;
-          kr.gemm_ukr_f64(kb, pa.data() + si * MR * kb, bpanels + sj * NR * kb, alpha,
-                          acc || !first, c + i0 * ldc + j0, ldc, int(mm), int(nn));
+          kr.gemm_ukr_f64(kb, as, lda, pb.data() + sj * NR * kb, alpha, acc || !first,
+                          c + i0 * ldc + j0, ldc, int(mm), int(nn));
         }
       }
     });

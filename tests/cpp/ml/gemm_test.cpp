@@ -43,26 +43,34 @@ TEST_CASE("ml kernels: gemm_ukr_f64 vs ref on every corner of the 8 x 24 tile") 
   std::mt19937 g(11);
   each_row([&](const km::MlRow& k) {
     CAPTURE(k.name);
-    for (std::int64_t kc : {1, 2, 7, 64, 129}) {
-      const auto pa = normal(kc * 8, g), pb = normal(kc * 24, g);
-      for (int m : {1, 3, 7, 8})
-        for (int n : {1, 5, 8, 9, 16, 17, 23, 24})
-          for (bool acc : {false, true}) {
-            CAPTURE(kc);
-            CAPTURE(m);
-            CAPTURE(n);
-            CAPTURE(acc);
-            constexpr std::int64_t ldc = 27;  // guard columns past 24, guard rows past m
-            std::vector<double> c1(10 * ldc, 0.25), c2(10 * ldc, 0.25);
-            k.gemm_ukr_f64(kc, pa.data(), pb.data(), -0.5, acc, c1.data(), ldc, m, n);
-            ref.gemm_ukr_f64(kc, pa.data(), pb.data(), -0.5, acc, c2.data(), ldc, m, n);
-            for (std::size_t i = 0; i < c1.size(); ++i)
-              REQUIRE(std::fabs(c1[i] - c2[i]) <= 1e-12 * (1 + std::fabs(c2[i])) * std::sqrt(double(kc)));
-            for (std::int64_t i = 0; i < 10; ++i)
-              for (std::int64_t j = 0; j < ldc; ++j)
-                if (i >= m || j >= n) REQUIRE(c1[std::size_t(i * ldc + j)] == 0.25);
-          }
-    }
+    for (std::int64_t kc : {1, 2, 7, 64, 129})
+      for (std::int64_t lda : {8, 24}) {  // an A sliver of its own, or a third of a B sliver
+        const auto pa = normal(kc * lda, g), pb = normal(kc * 24, g);
+        for (int m : {1, 3, 7, 8})
+          for (int n : {1, 5, 8, 9, 16, 17, 23, 24})
+            for (bool acc : {false, true}) {
+              CAPTURE(kc);
+              CAPTURE(lda);
+              CAPTURE(m);
+              CAPTURE(n);
+              CAPTURE(acc);
+              constexpr std::int64_t ldc = 27;  // guard columns past 24, guard rows past m
+              std::vector<double> c1(10 * ldc, 0.25), c2(10 * ldc, 0.25);
+              k.gemm_ukr_f64(kc, pa.data(), lda, pb.data(), -0.5, acc, c1.data(), ldc, m, n);
+              ref.gemm_ukr_f64(kc, pa.data(), lda, pb.data(), -0.5, acc, c2.data(), ldc, m, n);
+              for (std::size_t i = 0; i < c1.size(); ++i)
+                REQUIRE(std::fabs(c1[i] - c2[i]) <=
+                        1e-12 * (1 + std::fabs(c2[i])) * std::sqrt(double(kc)));
+              for (std::int64_t i = 0; i < 10; ++i)
+                for (std::int64_t j = 0; j < ldc; ++j)
+                  if (i >= m || j >= n) REQUIRE(c1[std::size_t(i * ldc + j)] == 0.25);
+              // the reference itself against a direct sum (layout oracle)
+              double s = 0;
+              for (std::int64_t q = 0; q < kc; ++q) s += pa[std::size_t(q * lda + m - 1)] * pb[std::size_t(q * 24 + n - 1)];
+              const double want = (acc ? 0.25 : 0.0) - 0.5 * s;
+              REQUIRE(std::fabs(c2[std::size_t((m - 1) * ldc + n - 1)] - want) <= 1e-12 * (1 + std::fabs(want)) * double(kc));
+            }
+      }
   });
 }
 

@@ -184,8 +184,8 @@ inline void gemm_tn_acc_f64(i64 m, i64 k, const double* a, i64 lda, const double
   }
 }
 
-inline void gemm_ukr_f64(i64 kc, const double* pa, const double* pb, double alpha, bool acc,
-                         double* c, i64 ldc, int m, int n) noexcept {
+inline void gemm_ukr_f64(i64 kc, const double* pa, i64 lda, const double* pb, double alpha,
+                         bool acc, double* c, i64 ldc, int m, int n) noexcept {
   for (int ih = 0; ih < 2 && ih * 4 < m; ++ih)
     for (int jh = 0; jh < 2 && jh * 12 < n; ++jh) {
       __m256d r[4][3];
@@ -194,14 +194,10 @@ inline void gemm_ukr_f64(i64 kc, const double* pa, const double* pb, double alph
         #pragma GCC unroll 8
         for (int j = 0; j < 3; ++j) r[i][j] = _mm256_setzero_pd();
       const double* a = pa + ih * 4;
-      // columns jh*12 + [0, 4), [4, 8), [8, 12) in the 8-column panels
-      const i64 c0 = jh * 12, c1 = c0 + 4, c2 = c0 + 8;
-      const double* q0 = pb + (c0 / 8) * kc * 8 + c0 % 8;
-      const double* q1 = pb + (c1 / 8) * kc * 8 + c1 % 8;
-      const double* q2 = pb + (c2 / 8) * kc * 8 + c2 % 8;
+      const double* q = pb + jh * 12;  // columns jh*12 + [0, 12) of the interleaved sliver
       for (i64 k = 0; k < kc; ++k) {
-        const __m256d b0 = _mm256_loadu_pd(q0 + k * 8), b1 = _mm256_loadu_pd(q1 + k * 8),
-                      b2 = _mm256_loadu_pd(q2 + k * 8);
+        const __m256d b0 = _mm256_loadu_pd(q), b1 = _mm256_loadu_pd(q + 4),
+                      b2 = _mm256_loadu_pd(q + 8);
         #pragma GCC unroll 8
         for (int i = 0; i < 4; ++i) {
           const __m256d av = _mm256_broadcast_sd(a + i);
@@ -209,7 +205,8 @@ inline void gemm_ukr_f64(i64 kc, const double* pa, const double* pb, double alph
           r[i][1] = _mm256_fmadd_pd(av, b1, r[i][1]);
           r[i][2] = _mm256_fmadd_pd(av, b2, r[i][2]);
         }
-        a += 8;
+        a += lda;
+        q += 24;
       }
       alignas(32) double t[4][12];
       #pragma GCC unroll 8
@@ -261,9 +258,10 @@ struct impl<isa::avx2_t> {
                               std::int64_t ldw) noexcept {
     avx2_detail::gemm_tn_acc_f64(m, k, a, lda, p, ldp, n, w, ldw);
   }
-  static void gemm_ukr_f64(std::int64_t kc, const double* pa, const double* pb, double alpha,
-                           bool acc, double* c, std::int64_t ldc, int m, int n) noexcept {
-    avx2_detail::gemm_ukr_f64(kc, pa, pb, alpha, acc, c, ldc, m, n);
+  static void gemm_ukr_f64(std::int64_t kc, const double* pa, std::int64_t lda, const double* pb,
+                           double alpha, bool acc, double* c, std::int64_t ldc, int m,
+                           int n) noexcept {
+    avx2_detail::gemm_ukr_f64(kc, pa, lda, pb, alpha, acc, c, ldc, m, n);
   }
 };
 

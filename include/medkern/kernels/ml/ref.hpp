@@ -10,12 +10,15 @@
 //     the Gram matrix X^T X of a row-major X is a sum of panel outer products.  2*8*8nb*kc FLOP
 //   gemm_nn_f64(m, k, a, lda, b, ldb, n, c, ldc): C[m x n] = A[m x k] B[k x n]   (n % 8 == 0)
 //   gemm_tn_acc_f64(m, k, a, lda, p, ldp, n, w, ldw): W[k x n] += A[m x k]^T P[m x n] (n % 8 == 0)
-//   gemm_ukr_f64(kc, pa, pb, alpha, acc, c, ldc, m, n): the micro-kernel of the cache-blocked
-//     GEMM (ml/gemm.hpp) on packed slivers: pa one panel (pa[k*8 + i]), pb three panels of 8
-//     columns (pb[(j/8)*kc*8 + k*8 + j%8], the Gram panel layout, so a SYRK packs once):
-//       C[i, j] = (acc ? C[i, j] : 0) + alpha * sum_{k < kc} pa[k*8 + i] pb[(j/8)*kc*8 + k*8 + j%8]
+//   gemm_ukr_f64(kc, pa, lda, pb, alpha, acc, c, ldc, m, n): the micro-kernel of the
+//     cache-blocked GEMM (ml/gemm.hpp) on packed slivers: pa holds 8 rows of A per k step
+//     (pa[k*lda + i]; lda = 8 for an A sliver of its own, 24 when it is a third of a B sliver,
+//     so a SYRK packs once), pb one B sliver of 24 interleaved columns (pb[k*24 + j]):
+//       C[i, j] = (acc ? C[i, j] : 0) + alpha * sum_{k < kc} pa[k*lda + i] pb[k*24 + j]
 //     for i < m <= kGemmMr, j < n <= kGemmNr; nothing outside that m x n corner is written
-//     (the packed slivers are zero-padded to the full tile).            2*m*n*kc FLOP
+//     (the packed slivers are zero-padded to the full tile). A k sub-range is a pointer offset
+//     (pa + k0*lda, pb + k0*24), which lets triangular operands skip their zero rows.
+//                                                                        2*m*n*kc FLOP
 // Accumulation: the reference sums in double (long double is not needed at these sizes); the
 // vector variants sum in T with several partial sums, like BLAS.
 #pragma once
@@ -51,8 +54,8 @@ struct MlRow {
   void (*gemm_tn_acc_f64)(std::int64_t, std::int64_t, const double*, std::int64_t,
                           const double*, std::int64_t, std::int64_t, double*,
                           std::int64_t) noexcept;
-  void (*gemm_ukr_f64)(std::int64_t, const double*, const double*, double, bool, double*,
-                       std::int64_t, int, int) noexcept;
+  void (*gemm_ukr_f64)(std::int64_t, const double*, std::int64_t, const double*, double, bool,
+                       double*, std::int64_t, int, int) noexcept;
 };
 
 template <class IsaTag>
@@ -103,13 +106,13 @@ struct impl<isa::ref_t> {
         w[l * ldw + j] += s;
       }
   }
-  static void gemm_ukr_f64(std::int64_t kc, const double* pa, const double* pb, double alpha,
-                           bool acc, double* c, std::int64_t ldc, int m, int n) noexcept {
+  static void gemm_ukr_f64(std::int64_t kc, const double* pa, std::int64_t lda, const double* pb,
+                           double alpha, bool acc, double* c, std::int64_t ldc, int m,
+                           int n) noexcept {
     for (int i = 0; i < m; ++i)
       for (int j = 0; j < n; ++j) {
         double s = 0;
-        for (std::int64_t k = 0; k < kc; ++k)
-          s += pa[k * kGemmMr + i] * pb[(j / 8) * kc * 8 + k * 8 + j % 8];
+        for (std::int64_t k = 0; k < kc; ++k) s += pa[k * lda + i] * pb[k * kGemmNr + j];
         c[i * ldc + j] = (acc ? c[i * ldc + j] : 0.0) + alpha * s;
       }
   }
