@@ -46,13 +46,33 @@ inline constexpr i64 kBt = 64;    ///< back-transformation block (reflectors per
 inline i64 pad8(i64 n) { return (n + 7) / 8 * 8; }
 
 /// y[0, m) = L v for the symmetric matrix whose lower triangle is stored column-major at `a`
-/// (ld lda). Columns split into chunks of equal area; per-chunk partial results are summed.
+/// (ld lda). Columns go eight at a time through dot_axpy8 (one pass over the block below the
+/// diagonal for both the dots and the mirrored axpys; the 8 x 8 diagonal block is scalar), split
+/// into chunks of equal area (multiples of 8 columns); per-chunk partial results are summed.
 inline void lower_symv(const MlRow& kr, const double* a, i64 lda, i64 m, const double* v,
                        double* y, std::vector<double>& part) {
   const i64 threads = num_threads();
   const i64 chunks = (m < 192 || threads == 1) ? 1 : std::min<i64>(2 * threads, m / 64);
   auto run = [&](i64 j0, i64 j1, double* yy) {
-    for (i64 j = j0; j < j1; ++j) {
+    i64 j = j0;
+    for (; j + 8 <= j1; j += 8) {
+      for (i64 q = 0; q < 8; ++q) {
+        const double* c = a + (j + q) * lda;
+        const double vq = v[j + q];
+        double acc = c[j + q] * vq;
+        for (i64 r = j + q + 1; r < j + 8; ++r) {
+          acc += c[r] * v[r];
+          yy[r] += c[r] * vq;
+        }
+        yy[j + q] += acc;
+      }
+      if (j + 8 < m) {
+        double t[8];
+        kr.dot_axpy8_f64(m - j - 8, a + j * lda + j + 8, lda, v + j + 8, v + j, yy + j + 8, t);
+        for (i64 q = 0; q < 8; ++q) yy[j + q] += t[q];
+      }
+    }
+    for (; j < j1; ++j) {
       const double* c = a + j * lda + j;
       const i64 len = m - j - 1;
       yy[j] += c[0] * v[j] + (len > 0 ? kr.dot_f64(c + 1, v + j + 1, len) : 0.0);
@@ -68,7 +88,7 @@ inline void lower_symv(const MlRow& kr, const double* a, i64 lda, i64 m, const d
   std::vector<i64> bnd(static_cast<std::size_t>(chunks + 1));
   for (i64 c = 0; c <= chunks; ++c) {
     const double f = double(c) / double(chunks);
-    bnd[std::size_t(c)] = std::clamp<i64>(i64(double(m) * (1.0 - std::sqrt(1.0 - f))), 0, m);
+    bnd[std::size_t(c)] = std::clamp<i64>(i64(double(m) * (1.0 - std::sqrt(1.0 - f))) / 8 * 8, 0, m);
   }
   bnd[std::size_t(chunks)] = m;
   part.assign(static_cast<std::size_t>(chunks * m), 0.0);
@@ -163,47 +183,113 @@ inline void tridiagonalize(const MlRow& kr, i64 n, double* A, double* d, double*
 }
 
 /// X (n x nc row-major, ldx) = Q X with Q = H_0 ... H_{n-2} from tridiagonalize(): blocks of
-/// kBt reflectors as I - V T V^T (T upper triangular from S = V^T V), three blocked GEMMs per
-/// block: W = V^T X, W <- T W, X -= V W.
+/// kBt reflectors as I - V T V^T (compact WY, T upper triangular from S = V^T V).
+/// Each block is prepared once: V^T in 8-reflector slivers and V T in 8-row slivers, packed
+/// for the GEMM micro-kernel. Then X is processed in strips of kBtStrip columns, one task each:
+/// the strip (n x 72 doubles, about 0.6 MiB) stays in L2 while every block is applied to it,
+/// W = V^T X_s, X_s -= (V T) W. Applying each block to all of X instead streams X through L3
+/// three times per block (the previous form, 1.8x slower at n = 1000).
 inline void back_transform(const MlRow& kr, i64 n, const double* A, const double* tau, double* X,
                            i64 ldx, i64 nc) {
+  constexpr i64 MR = kernels::ml::kGemmMr, NR = kernels::ml::kGemmNr;
+  constexpr i64 kBtStrip = 3 * NR;
   const i64 nr = n - 1;  // reflectors
   if (nr <= 0 || nc <= 0) return;
-  std::vector<double> V, S, T, W1, W2;
-  for (i64 i0 = (nr - 1) / kBt * kBt; i0 >= 0; i0 -= kBt) {
-    const i64 nb = std::min(kBt, nr - i0);
-    const i64 r0 = i0 + 1, m = n - r0;  // rows touched
-    // V: m x nb row-major, unit lower trapezoidal (zeros above the unit diagonal).
-    V.assign(static_cast<std::size_t>(m * nb), 0.0);
-    for (i64 q = 0; q < nb; ++q) {
-      const double* v = A + (i0 + q) * n;
-      V[std::size_t(q * nb + q)] = 1.0;
-      for (i64 r = q + 1; r < m; ++r) V[std::size_t(r * nb + q)] = v[r0 + r];
-    }
-    // T (row-major nb x nb): T(0:j, j) = -tau_j T(0:j, 0:j) S(0:j, j).
-    S.resize(static_cast<std::size_t>(nb * nb));
-    gemm_f64(kr, nb, nb, m, 1.0, MatF64{V.data(), 1, nb}, MatF64{V.data(), nb, 1}, false,
-             S.data(), nb, Tri::upper);
-    T.assign(static_cast<std::size_t>(nb * nb), 0.0);
+  const i64 nblk = (nr + kBt - 1) / kBt;
+  // Packed block b: V^T slivers (kBt / 8 of them, m x 8 each) then (V T) slivers (ceil(m / 8)
+  // of them, kBt x 8 each), at offset off[b].
+  std::vector<i64> off(static_cast<std::size_t>(nblk + 1), 0);
+  for (i64 b = 0; b < nblk; ++b) {
+    const i64 m = n - (b * kBt + 1);
+    off[std::size_t(b + 1)] = off[std::size_t(b)] + m * kBt + pad8(m) * kBt;
+  }
+  Scratch packed(off[std::size_t(nblk)]);
+  parallel_tasks(nblk, [&](i64 b) {
+    const i64 i0 = b * kBt, nb = std::min(kBt, nr - i0), r0 = i0 + 1, m = n - r0;
+    // reflector q of the block: rows [r0 + q, n) of column i0 + q (unit first entry)
+    auto vcol = [&](i64 q) { return A + (i0 + q) * n + r0 + q; };
+    std::vector<double> S(static_cast<std::size_t>(kBt * kBt), 0.0), T(S.size(), 0.0);
+    for (i64 a = 0; a < nb; ++a)
+      for (i64 c = a; c < nb; ++c)  // v_a, v_c overlap on rows [r0 + c, n)
+        S[std::size_t(a * kBt + c)] = kr.dot_f64(vcol(a) + (c - a), vcol(c), m - c);
+    // T(0:j, j) = -tau_j T(0:j, 0:j) S(0:j, j), T(j, j) = tau_j
     for (i64 j = 0; j < nb; ++j) {
       const double tj = tau[i0 + j];
       for (i64 q = 0; q < j; ++q) {
         double acc = 0;
-        for (i64 l = q; l < j; ++l) acc += T[std::size_t(q * nb + l)] * S[std::size_t(l * nb + j)];
-        T[std::size_t(q * nb + j)] = -tj * acc;
+        for (i64 l = q; l < j; ++l) acc += T[std::size_t(q * kBt + l)] * S[std::size_t(l * kBt + j)];
+        T[std::size_t(q * kBt + j)] = -tj * acc;
       }
-      T[std::size_t(j * nb + j)] = tj;
+      T[std::size_t(j * kBt + j)] = tj;
     }
-    W1.resize(static_cast<std::size_t>(nb * nc));
-    W2.resize(static_cast<std::size_t>(nb * nc));
-    double* xs = X + r0 * ldx;
-    gemm_f64(kr, nb, nc, m, 1.0, MatF64{V.data(), 1, nb}, MatF64{xs, ldx, 1}, false, W1.data(),
-             nc);
-    gemm_f64(kr, nb, nc, nb, 1.0, MatF64{T.data(), nb, 1}, MatF64{W1.data(), nc, 1}, false,
-             W2.data(), nc);
-    gemm_f64(kr, m, nc, nb, -1.0, MatF64{V.data(), nb, 1}, MatF64{W2.data(), nc, 1}, true, xs,
-             ldx);
-  }
+    double* vt = packed.data() + off[std::size_t(b)];
+    double* vtt = vt + m * kBt;
+    // V^T sliver s: vt[s*m*8 + r*8 + i] = V(r, 8s + i) (zero above the unit diagonal, past nb)
+    for (i64 s = 0; s < kBt / MR; ++s) {
+      double* d = vt + s * m * MR;
+      std::fill(d, d + m * MR, 0.0);
+      for (i64 i = 0; i < MR; ++i) {
+        const i64 q = s * MR + i;
+        if (q >= nb) continue;
+        const double* v = vcol(q);
+        for (i64 r = q; r < m; ++r) d[r * MR + i] = v[r - q];
+      }
+    }
+    // (V T) sliver t: vtt[t*kBt*8 + q*8 + i] = sum_{l <= min(q, r)} V(r, l) T(l, q), r = 8t + i
+    std::fill(vtt, vtt + pad8(m) * kBt, 0.0);
+    std::vector<double> row(static_cast<std::size_t>(kBt));
+    for (i64 r = 0; r < m; ++r) {
+      std::fill(row.begin(), row.end(), 0.0);
+      for (i64 l = 0; l <= std::min(r, nb - 1); ++l) {
+        const double v = vt[(l / MR) * m * MR + r * MR + l % MR];
+        if (v != 0.0) kr.axpy_f64(v, T.data() + l * kBt + l, row.data() + l, nb - l);
+      }
+      double* d = vtt + (r / MR) * kBt * MR + r % MR;
+      for (i64 q = 0; q < nb; ++q) d[q * MR] = row[std::size_t(q)];
+    }
+  });
+  const i64 strips = (nc + kBtStrip - 1) / kBtStrip;
+  parallel_tasks(strips, [&](i64 st) {
+    const i64 c0 = st * kBtStrip, wc = std::min(kBtStrip, nc - c0), nsl = (wc + NR - 1) / NR;
+    Scratch xs(nsl * NR * n), w(nsl * NR * kBt);
+    for (i64 b = nblk - 1; b >= 0; --b) {
+      const i64 i0 = b * kBt, nb = std::min(kBt, nr - i0), r0 = i0 + 1, m = n - r0;
+      const double* vt = packed.data() + off[std::size_t(b)];
+      const double* vtt = vt + m * kBt;
+      // X_s rows [r0, n) as interleaved slivers of 24 columns (zero past the strip)
+      for (i64 sl = 0; sl < nsl; ++sl) {
+        double* d = xs.data() + sl * NR * m;
+        const i64 cw = std::min(NR, wc - sl * NR);
+        for (i64 r = 0; r < m; ++r) {
+          const double* src = X + (r0 + r) * ldx + c0 + sl * NR;
+          double* dr = d + r * NR;
+          for (i64 j = 0; j < cw; ++j) dr[j] = src[j];
+          for (i64 j = cw; j < NR; ++j) dr[j] = 0.0;
+        }
+      }
+      // W = V^T X_s, written straight into interleaved slivers (ld 24); reflector sliver s
+      // starts at row 8s (V is zero above its unit diagonal).
+      // In k chunks of kGemmKc rows: a chunk of an X_s sliver (24 KiB) stays in L1 across the
+      // reflector slivers.
+      const i64 nbs = (nb + MR - 1) / MR;
+      for (i64 k0 = 0; k0 < m; k0 += kGemmKc) {
+        const i64 k1 = std::min(m, k0 + kGemmKc);
+        for (i64 sl = 0; sl < nsl; ++sl)
+          for (i64 s = 0; s < nbs && s * MR < k1; ++s) {
+            const i64 ks = std::max(k0, s * MR);
+            kr.gemm_ukr_f64(k1 - ks, vt + s * m * MR + ks * MR, MR,
+                            xs.data() + sl * NR * m + ks * NR, 1.0, ks > s * MR,
+                            w.data() + sl * NR * kBt + s * MR * NR, NR, int(MR), int(NR));
+          }
+      }
+      // X_s -= (V T) W
+      for (i64 t = 0; t * MR < m; ++t)
+        for (i64 sl = 0; sl < nsl; ++sl)
+          kr.gemm_ukr_f64(nb, vtt + t * kBt * MR, MR, w.data() + sl * NR * kBt, -1.0, true,
+                          X + (r0 + t * MR) * ldx + c0 + sl * NR, ldx,
+                          int(std::min(MR, m - t * MR)), int(std::min(NR, wc - sl * NR)));
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

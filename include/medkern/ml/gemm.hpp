@@ -68,11 +68,20 @@ class ScratchPool {
     }
     return AlignedBuffer<double>(std::max<std::int64_t>(n, 1));
   }
+  /// Keeps the most recently returned buffers: when the pool is over its limits the oldest go
+  /// (a pool full of one solver's leftovers would otherwise make every later caller fault its
+  /// pages in again).
   void give(AlignedBuffer<double>&& b) {
+    if (b.size() > kKeepDoubles) return;
+    std::vector<AlignedBuffer<double>> drop;  // freed outside the lock
     std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(std::move(b));
     std::int64_t kept = 0;
     for (const auto& f : free_) kept += f.size();
-    if (free_.size() < kKeep && kept + b.size() <= kKeepDoubles) free_.push_back(std::move(b));
+    std::size_t first = 0;
+    while (free_.size() - first > kKeep || kept > kKeepDoubles) kept -= free_[first++].size();
+    for (std::size_t i = 0; i < first; ++i) drop.push_back(std::move(free_[i]));
+    free_.erase(free_.begin(), free_.begin() + std::ptrdiff_t(first));
   }
   /// Frees every buffer not in use.
   void trim() {

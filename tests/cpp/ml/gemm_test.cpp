@@ -74,6 +74,36 @@ TEST_CASE("ml kernels: gemm_ukr_f64 vs ref on every corner of the 8 x 24 tile") 
   });
 }
 
+TEST_CASE("ml kernels: dot_axpy8_f64 vs ref and a direct sum") {
+  const km::MlRow& ref = km::kRegistry.back().k;
+  std::mt19937 g(13);
+  each_row([&](const km::MlRow& k) {
+    CAPTURE(k.name);
+    for (std::int64_t n : {0, 1, 3, 7, 8, 9, 15, 16, 17, 64, 129}) {
+      CAPTURE(n);
+      const std::int64_t lda = n + 3;
+      const auto a = normal(8 * lda, g), x = normal(n, g), s = normal(8, g), y0 = normal(n + 2, g);
+      std::vector<double> y1 = y0, y2 = y0;
+      double t1[8], t2[8];
+      k.dot_axpy8_f64(n, a.data(), lda, x.data(), s.data(), y1.data(), t1);
+      ref.dot_axpy8_f64(n, a.data(), lda, x.data(), s.data(), y2.data(), t2);
+      for (int q = 0; q < 8; ++q) {
+        double want = 0;
+        for (std::int64_t r = 0; r < n; ++r) want += a[std::size_t(q * lda + r)] * x[std::size_t(r)];
+        REQUIRE(std::fabs(t2[q] - want) <= 1e-12 * (1 + std::fabs(want)) * double(n + 1));
+        REQUIRE(std::fabs(t1[q] - t2[q]) <= 1e-12 * (1 + std::fabs(want)) * double(n + 1));
+      }
+      for (std::int64_t r = 0; r < n + 2; ++r) {
+        double want = y0[std::size_t(r)];
+        if (r < n)
+          for (int q = 0; q < 8; ++q) want += s[std::size_t(q)] * a[std::size_t(q * lda + r)];
+        REQUIRE(std::fabs(y1[std::size_t(r)] - want) <= 1e-12 * (1 + std::fabs(want)) * 8);
+        REQUIRE(std::fabs(y2[std::size_t(r)] - want) <= 1e-12 * (1 + std::fabs(want)) * 8);
+      }
+    }
+  });
+}
+
 TEST_CASE("ml gemm_f64: blocked GEMM / SYRK vs a triple loop") {
   std::mt19937 g(5);
   struct Shape {

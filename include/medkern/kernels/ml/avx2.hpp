@@ -221,6 +221,41 @@ inline void gemm_ukr_f64(i64 kc, const double* pa, i64 lda, const double* pb, do
     }
 }
 
+inline void dot_axpy8_f64(i64 n, const double* a, i64 lda, const double* x, const double* s,
+                          double* y, double* t) noexcept {
+  __m256d acc[8];
+  #pragma GCC unroll 8
+  for (int q = 0; q < 8; ++q) acc[q] = _mm256_setzero_pd();
+  i64 r = 0;
+  for (; r + 4 <= n; r += 4) {
+    const __m256d xv = _mm256_loadu_pd(x + r);
+    __m256d u0 = _mm256_loadu_pd(y + r), u1 = _mm256_setzero_pd();
+    #pragma GCC unroll 8
+    for (int q = 0; q < 8; q += 2) {
+      const __m256d c0 = _mm256_loadu_pd(a + q * lda + r), c1 = _mm256_loadu_pd(a + (q + 1) * lda + r);
+      acc[q] = _mm256_fmadd_pd(c0, xv, acc[q]);
+      acc[q + 1] = _mm256_fmadd_pd(c1, xv, acc[q + 1]);
+      u0 = _mm256_fmadd_pd(_mm256_broadcast_sd(s + q), c0, u0);
+      u1 = _mm256_fmadd_pd(_mm256_broadcast_sd(s + q + 1), c1, u1);
+    }
+    _mm256_storeu_pd(y + r, _mm256_add_pd(u0, u1));
+  }
+  #pragma GCC unroll 8
+  for (int q = 0; q < 8; ++q) {
+    alignas(32) double v[4];
+    _mm256_store_pd(v, acc[q]);
+    t[q] = (v[0] + v[1]) + (v[2] + v[3]);
+  }
+  for (; r < n; ++r) {
+    double u = 0;
+    for (int q = 0; q < 8; ++q) {
+      t[q] += a[q * lda + r] * x[r];
+      u += s[q] * a[q * lda + r];
+    }
+    y[r] += u;
+  }
+}
+
 }  // namespace avx2_detail
 
 template <>
@@ -262,6 +297,10 @@ struct impl<isa::avx2_t> {
                            double alpha, bool acc, double* c, std::int64_t ldc, int m,
                            int n) noexcept {
     avx2_detail::gemm_ukr_f64(kc, pa, lda, pb, alpha, acc, c, ldc, m, n);
+  }
+  static void dot_axpy8_f64(std::int64_t n, const double* a, std::int64_t lda, const double* x,
+                            const double* s, double* y, double* t) noexcept {
+    avx2_detail::dot_axpy8_f64(n, a, lda, x, s, y, t);
   }
 };
 

@@ -10,6 +10,10 @@
 //     the Gram matrix X^T X of a row-major X is a sum of panel outer products.  2*8*8nb*kc FLOP
 //   gemm_nn_f64(m, k, a, lda, b, ldb, n, c, ldc): C[m x n] = A[m x k] B[k x n]   (n % 8 == 0)
 //   gemm_tn_acc_f64(m, k, a, lda, p, ldp, n, w, ldw): W[k x n] += A[m x k]^T P[m x n] (n % 8 == 0)
+//   dot_axpy8_f64(n, a, lda, x, s, y, t): eight columns a_q = a + q*lda of length n, one pass:
+//       t[q] = sum_r a_q[r] x[r]   and   y[r] += sum_q s[q] a_q[r]         32n FLOP
+//     (the symmetric matrix-vector product of the tridiagonalization: a column's dot below the
+//     diagonal and its mirror image in the upper triangle as an axpy; x, y not overlapping a)
 //   gemm_ukr_f64(kc, pa, lda, pb, alpha, acc, c, ldc, m, n): the micro-kernel of the
 //     cache-blocked GEMM (ml/gemm.hpp) on packed slivers: pa holds 8 rows of A per k step
 //     (pa[k*lda + i]; lda = 8 for an A sliver of its own, 24 when it is a third of a B sliver,
@@ -56,6 +60,8 @@ struct MlRow {
                           std::int64_t) noexcept;
   void (*gemm_ukr_f64)(std::int64_t, const double*, std::int64_t, const double*, double, bool,
                        double*, std::int64_t, int, int) noexcept;
+  void (*dot_axpy8_f64)(std::int64_t, const double*, std::int64_t, const double*, const double*,
+                        double*, double*) noexcept;
 };
 
 template <class IsaTag>
@@ -106,6 +112,19 @@ struct impl<isa::ref_t> {
         w[l * ldw + j] += s;
       }
   }
+  static void dot_axpy8_f64(std::int64_t n, const double* a, std::int64_t lda, const double* x,
+                            const double* s, double* y, double* t) noexcept {
+    for (int q = 0; q < 8; ++q) {
+      double d = 0;
+      for (std::int64_t r = 0; r < n; ++r) d += a[q * lda + r] * x[r];
+      t[q] = d;
+    }
+    for (std::int64_t r = 0; r < n; ++r) {
+      double u = 0;
+      for (int q = 0; q < 8; ++q) u += s[q] * a[q * lda + r];
+      y[r] += u;
+    }
+  }
   static void gemm_ukr_f64(std::int64_t kc, const double* pa, std::int64_t lda, const double* pb,
                            double alpha, bool acc, double* c, std::int64_t ldc, int m,
                            int n) noexcept {
@@ -130,7 +149,8 @@ constexpr MlRow ml_row(Isa isa) {
                &Impl::template gram_tile<float>,
                &Impl::gemm_nn_f64,
                &Impl::gemm_tn_acc_f64,
-               &Impl::gemm_ukr_f64};
+               &Impl::gemm_ukr_f64,
+               &Impl::dot_axpy8_f64};
 }
 
 }  // namespace medkern::kernels::ml
