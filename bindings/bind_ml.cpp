@@ -153,8 +153,10 @@ py::dict pca_impl(const py::array& X, const medkern::ml::PcaOptions& o) {
     r = medkern::ml::pca_fit<T>(static_cast<const T*>(X.data()), n, p, o);
   }
   const auto k = py::ssize_t(r.n_components);
-  py::array_t<double> comp({k, py::ssize_t(p)});
-  std::copy(r.components.begin(), r.components.end(), comp.mutable_data());
+  // The components (k x p doubles, 8 MB at 1000 features) are handed over, not copied.
+  auto* owned = new std::vector<double>(std::move(r.components));
+  py::capsule owner(owned, [](void* v) { delete static_cast<std::vector<double>*>(v); });
+  py::array_t<double> comp({k, py::ssize_t(p)}, owned->data(), owner);
   py::dict d;
   d["mean"] = py::array_t<double>(py::ssize_t(p), r.mean.data());
   d["components"] = comp;

@@ -598,23 +598,35 @@ inline void sym_eigh(i64 n, std::vector<double>& a, std::vector<double>& w, std:
   vt.assign(static_cast<std::size_t>(n * n), 0.0);
   if (n == 0) return;
   const MlRow& kr = kernels::ml::active_kernels();
-  double scale = 0;
-  for (double v : a) scale = std::max(scale, std::fabs(v));
+  const i64 nn = n * n;
+  double scale = parallel_reduce_ordered<double>(
+      nn, 65536, 0.0,
+      [&](i64 b, i64 e) {
+        double m = 0;
+        for (i64 i = b; i < e; ++i) m = std::max(m, std::fabs(a[std::size_t(i)]));
+        return m;
+      },
+      [](double x, double y) { return std::max(x, y); });
   if (!(scale > 0)) scale = 1;
   const double is = 1.0 / scale;
-  for (double& v : a) v *= is;
+  parallel_for_1d(nn, 65536, [&](i64 b, i64 e) {
+    for (i64 i = b; i < e; ++i) a[std::size_t(i)] *= is;
+  });
   std::vector<double> d(static_cast<std::size_t>(n)), e(static_cast<std::size_t>(std::max<i64>(n - 1, 1))),
       tau(static_cast<std::size_t>(std::max<i64>(n - 1, 1)));
   tridiagonalize(kr, n, a.data(), d.data(), e.data(), tau.data());
   const i64 n8 = pad8(n) + 8;
-  std::vector<double> X(static_cast<std::size_t>(n * n8), 0.0);
+  Scratch X(n * n8);  // pooled: no fresh pages to fault in
+  parallel_for_1d(n, 64, [&](i64 r0, i64 r1) {
+    std::fill(X.data() + r0 * n8, X.data() + r1 * n8, 0.0);
+  });
   tridiagonal_eigh(kr, n, d.data(), e.data(), X.data(), n8);
   back_transform(kr, n, a.data(), tau.data(), X.data(), n8, n);
   parallel_for_1d(n, 16, [&](i64 r0, i64 r1) {
     for (i64 r = r0; r < r1; ++r) {
       const i64 c = n - 1 - r;  // descending
       w[std::size_t(r)] = d[std::size_t(c)] * scale;
-      for (i64 j = 0; j < n; ++j) vt[std::size_t(r * n + j)] = X[std::size_t(j * n8 + c)];
+      for (i64 j = 0; j < n; ++j) vt[std::size_t(r * n + j)] = X[j * n8 + c];
     }
   });
 }

@@ -125,14 +125,17 @@ void column_stats(const T* x, std::int64_t n, std::int64_t p, std::vector<double
 /// sklearn's svd_flip(u_based_decision=False): each row of vt gets the sign making its
 /// largest-magnitude entry (first one on ties) positive.
 inline void flip_rows(std::vector<double>& vt, std::int64_t k, std::int64_t p) {
-  for (std::int64_t r = 0; r < k; ++r) {
-    double* v = vt.data() + r * p;
-    std::int64_t am = 0;
-    for (std::int64_t j = 1; j < p; ++j)
-      if (std::fabs(v[j]) > std::fabs(v[am])) am = j;
-    if (v[am] < 0)
-      for (std::int64_t j = 0; j < p; ++j) v[j] = -v[j];
-  }
+  parallel_for_1d(k, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(p, 1)),
+                  [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      double* v = vt.data() + r * p;
+      std::int64_t am = 0;
+      for (std::int64_t j = 1; j < p; ++j)
+        if (std::fabs(v[j]) > std::fabs(v[am])) am = j;
+      if (v[am] < 0)
+        for (std::int64_t j = 0; j < p; ++j) v[j] = -v[j];
+    }
+  });
 }
 
 /// Row-major double copy of X - mean.
@@ -261,11 +264,12 @@ PcaResult pca_fit(const T* x, std::int64_t n, std::int64_t p, const PcaOptions& 
       const auto xc = detail::centered(x, n, p, r.mean);
       detail::gram<double>(xc.data(), p, n, p, nullptr, nullptr, g.data());
     }
-    for (auto& v : g) v /= dof;
+    // The eigensolver rescales its input anyway: the 1 / (n - 1) goes on the eigenvalues.
     r.total_var = 0;  // the trace of the covariance matrix
-    for (std::int64_t j = 0; j < p; ++j) r.total_var += g[std::size_t(j * p + j)];
+    for (std::int64_t j = 0; j < p; ++j) r.total_var += g[std::size_t(j * p + j)] / dof;
     std::vector<double> w, vt;
     detail::sym_eigh(p, g, w, vt);
+    for (auto& v : w) v /= dof;
     r.n_components = kmax;
     r.explained_variance.resize(std::size_t(kmax));
     r.singular_values.resize(std::size_t(kmax));
