@@ -115,7 +115,10 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _validate(self, X, reset):
         if HAVE_SKLEARN:
-            return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+            # fit leaves the NaN / infinity check to the C++ solver, which finds it from the
+            # column sums it computes anyway (scikit-learn's check is a separate pass over X).
+            return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset,
+                                 ensure_all_finite=not reset)
         return validate_data(self, X, reset=reset)
 
     def fit(self, X, y=None):
