@@ -138,6 +138,26 @@ void parallel_tasks(std::int64_t n_tasks, F&& f) {
   });
 }
 
+/// Runs f(task) for task in [0, n_tasks) with a static split: each thread takes the same
+/// contiguous share of tasks on every call, so repeated passes over the same data (the
+/// eigensolver's matrix-vector products) find their share in that core's cache.
+template <class F>
+void parallel_tasks_static(std::int64_t n_tasks, F&& f) {
+  if (n_tasks <= 0) return;
+  if (n_tasks == 1 || num_threads() == 1) {
+    for (std::int64_t t = 0; t < n_tasks; ++t) f(t);
+    return;
+  }
+  in_arena([&] {
+    tbb::parallel_for(
+        tbb::blocked_range<std::int64_t>(0, n_tasks, 1),
+        [&](const tbb::blocked_range<std::int64_t>& r) {
+          for (std::int64_t t = r.begin(); t < r.end(); ++t) f(t);
+        },
+        tbb::static_partitioner());
+  });
+}
+
 /// Deterministic reduction: splits [0, n) into a number of chunks that depends only on n and
 /// the thread count, computes partial(begin, end) per chunk in parallel and folds the partials
 /// with combine() in chunk order.

@@ -92,7 +92,8 @@ inline void lower_symv(const MlRow& kr, const double* a, i64 lda, i64 m, const d
   }
   bnd[std::size_t(chunks)] = m;
   part.assign(static_cast<std::size_t>(chunks * m), 0.0);
-  parallel_tasks(chunks, [&](i64 c) {
+  // static split: each core keeps finding its share of the matrix in its own cache
+  parallel_tasks_static(chunks, [&](i64 c) {
     run(bnd[std::size_t(c)], bnd[std::size_t(c + 1)], part.data() + c * m);
   });
   std::fill(y, y + m, 0.0);
