@@ -185,8 +185,8 @@ inline void tridiagonalize(const MlRow& kr, i64 n, double* A, double* d, double*
 
 /// X (n x nc row-major, ldx) = Q X with Q = H_0 ... H_{n-2} from tridiagonalize(): blocks of
 /// kBt reflectors as I - V T V^T (compact WY, T upper triangular from S = V^T V).
-/// Each block is prepared once: V^T in 8-reflector slivers and V T in 8-row slivers, packed
-/// for the GEMM micro-kernel. Then X is processed in strips of kBtStrip columns, one task each:
+/// Each block is prepared once, all on the GEMM micro-kernel: S = V^T V, T from S, then V T;
+/// V^T is kept in 8-reflector slivers and V T in 8-row slivers, the kernel's packed layouts. Then X is processed in strips of kBtStrip columns, one task each:
 /// the strip (n x 72 doubles, about 0.6 MiB) stays in L2 while every block is applied to it,
 /// W = V^T X_s, X_s -= (V T) W. Applying each block to all of X instead streams X through L3
 /// three times per block (the previous form, 1.8x slower at n = 1000).
@@ -205,48 +205,63 @@ inline void back_transform(const MlRow& kr, i64 n, const double* A, const double
     off[std::size_t(b + 1)] = off[std::size_t(b)] + m * kBt + pad8(m) * kBt;
   }
   Scratch packed(off[std::size_t(nblk)]);
+  constexpr i64 kBs = (kBt + NR - 1) / NR;  // 24-column slivers spanning a block's reflectors
   parallel_tasks(nblk, [&](i64 b) {
-    const i64 i0 = b * kBt, nb = std::min(kBt, nr - i0), r0 = i0 + 1, m = n - r0;
+    const i64 i0 = b * kBt, nb = std::min(kBt, nr - i0), r0 = i0 + 1, m = n - r0, m8 = pad8(m);
     // reflector q of the block: rows [r0 + q, n) of column i0 + q (unit first entry)
     auto vcol = [&](i64 q) { return A + (i0 + q) * n + r0 + q; };
-    std::vector<double> S(static_cast<std::size_t>(kBt * kBt), 0.0), T(S.size(), 0.0);
-    for (i64 a = 0; a < nb; ++a)
-      for (i64 c = a; c < nb; ++c)  // v_a, v_c overlap on rows [r0 + c, n)
-        S[std::size_t(a * kBt + c)] = kr.dot_f64(vcol(a) + (c - a), vcol(c), m - c);
-    // T(0:j, j) = -tau_j T(0:j, 0:j) S(0:j, j), T(j, j) = tau_j
+    double* vt = packed.data() + off[std::size_t(b)];
+    double* vtt = vt + m * kBt;
+    // V^T sliver s: vt[s*m*8 + r*8 + i] = V(r, 8s + i) (zero above the unit diagonal, past nb)
+    // V in 24-column slivers: vb[sl*m*24 + r*24 + j] = V(r, 24 sl + j)
+    // V in 8-row slivers: vtt[t*kBt*8 + l*8 + i] = V(8t + i, l) (overwritten by V T below)
+    Scratch vb(kBs * NR * m), vtrow(m8 * kBs * NR);
+    std::fill(vt, vt + m * kBt, 0.0);
+    std::fill(vb.data(), vb.data() + kBs * NR * m, 0.0);
+    std::fill(vtt, vtt + m8 * kBt, 0.0);
+    for (i64 q = 0; q < nb; ++q) {
+      const double* v = vcol(q);
+      double* d1 = vt + (q / MR) * m * MR + q % MR;
+      double* d2 = vb.data() + (q / NR) * NR * m + q % NR;
+      double* d3 = vtt + q * MR;
+      for (i64 r = q; r < m; ++r) {
+        d1[r * MR] = v[r - q];
+        d2[r * NR] = v[r - q];
+        d3[(r / MR) * kBt * MR + r % MR] = v[r - q];
+      }
+    }
+    // S = V^T V (upper triangle used; reflector sliver s starts at row 8s)
+    constexpr i64 ldS = kBs * NR;
+    std::vector<double> S(static_cast<std::size_t>(kBt * ldS)), T(static_cast<std::size_t>(kBt * ldS), 0.0);
+    for (i64 s = 0; s * MR < nb; ++s)
+      for (i64 sl = s * MR / NR; sl * NR < nb; ++sl)
+        kr.gemm_ukr_f64(m - s * MR, vt + s * m * MR + s * MR * MR, MR,
+                        vb.data() + sl * NR * m + s * MR * NR, 1.0, false,
+                        S.data() + s * MR * ldS + sl * NR, ldS, int(MR), int(NR));
+    // T(0:j, j) = -tau_j T(0:j, 0:j) S(0:j, j), T(j, j) = tau_j (row-major, ld ldS)
     for (i64 j = 0; j < nb; ++j) {
       const double tj = tau[i0 + j];
       for (i64 q = 0; q < j; ++q) {
         double acc = 0;
-        for (i64 l = q; l < j; ++l) acc += T[std::size_t(q * kBt + l)] * S[std::size_t(l * kBt + j)];
-        T[std::size_t(q * kBt + j)] = -tj * acc;
+        for (i64 l = q; l < j; ++l) acc += T[std::size_t(q * ldS + l)] * S[std::size_t(l * ldS + j)];
+        T[std::size_t(q * ldS + j)] = -tj * acc;
       }
-      T[std::size_t(j * kBt + j)] = tj;
+      T[std::size_t(j * ldS + j)] = tj;
     }
-    double* vt = packed.data() + off[std::size_t(b)];
-    double* vtt = vt + m * kBt;
-    // V^T sliver s: vt[s*m*8 + r*8 + i] = V(r, 8s + i) (zero above the unit diagonal, past nb)
-    for (i64 s = 0; s < kBt / MR; ++s) {
-      double* d = vt + s * m * MR;
-      std::fill(d, d + m * MR, 0.0);
-      for (i64 i = 0; i < MR; ++i) {
-        const i64 q = s * MR + i;
-        if (q >= nb) continue;
-        const double* v = vcol(q);
-        for (i64 r = q; r < m; ++r) d[r * MR + i] = v[r - q];
-      }
-    }
-    // (V T) sliver t: vtt[t*kBt*8 + q*8 + i] = sum_{l <= min(q, r)} V(r, l) T(l, q), r = 8t + i
-    std::fill(vtt, vtt + pad8(m) * kBt, 0.0);
-    std::vector<double> row(static_cast<std::size_t>(kBt));
+    // V T row-major (m8 x kBs*24): 8-row slivers of V against T in 24-column slivers.
+    std::vector<double> tb(static_cast<std::size_t>(kBs * NR * kBt), 0.0);
+    for (i64 l = 0; l < nb; ++l)
+      for (i64 q = 0; q < nb; ++q) tb[std::size_t((q / NR) * NR * kBt + l * NR + q % NR)] = T[std::size_t(l * ldS + q)];
+    for (i64 t = 0; t * MR < m; ++t)
+      for (i64 sl = 0; sl * NR < nb; ++sl)
+        kr.gemm_ukr_f64(nb, vtt + t * kBt * MR, MR, tb.data() + sl * NR * kBt, 1.0, false,
+                        vtrow.data() + t * MR * ldS + sl * NR, ldS, int(MR), int(NR));
+    // (V T) sliver t: vtt[t*kBt*8 + q*8 + i] = (V T)(8t + i, q), zero past m and nb
+    std::fill(vtt, vtt + m8 * kBt, 0.0);
     for (i64 r = 0; r < m; ++r) {
-      std::fill(row.begin(), row.end(), 0.0);
-      for (i64 l = 0; l <= std::min(r, nb - 1); ++l) {
-        const double v = vt[(l / MR) * m * MR + r * MR + l % MR];
-        if (v != 0.0) kr.axpy_f64(v, T.data() + l * kBt + l, row.data() + l, nb - l);
-      }
       double* d = vtt + (r / MR) * kBt * MR + r % MR;
-      for (i64 q = 0; q < nb; ++q) d[q * MR] = row[std::size_t(q)];
+      const double* sr = vtrow.data() + r * ldS;
+      for (i64 q = 0; q < nb; ++q) d[q * MR] = sr[q];
     }
   });
   const i64 strips = (nc + kBtStrip - 1) / kBtStrip;
