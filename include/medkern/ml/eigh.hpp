@@ -608,8 +608,8 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
 }
 
 /// Symmetric eigen-decomposition of the n x n matrix `a` (row-major = column-major; both
-/// triangles on entry, overwritten): eigenvalues descending in w, eigenvectors as rows of vt.
-inline void sym_eigh(i64 n, std::vector<double>& a, std::vector<double>& w, std::vector<double>& vt) {
+/// triangles on entry, overwritten; n x n doubles): eigenvalues descending in w, eigenvectors as rows of vt.
+inline void sym_eigh(i64 n, double* a, std::vector<double>& w, std::vector<double>& vt) {
   w.assign(static_cast<std::size_t>(n), 0.0);
   vt.assign(static_cast<std::size_t>(n * n), 0.0);
   if (n == 0) return;
@@ -619,25 +619,25 @@ inline void sym_eigh(i64 n, std::vector<double>& a, std::vector<double>& w, std:
       nn, 65536, 0.0,
       [&](i64 b, i64 e) {
         double m = 0;
-        for (i64 i = b; i < e; ++i) m = std::max(m, std::fabs(a[std::size_t(i)]));
+        for (i64 i = b; i < e; ++i) m = std::max(m, std::fabs(a[i]));
         return m;
       },
       [](double x, double y) { return std::max(x, y); });
   if (!(scale > 0)) scale = 1;
   const double is = 1.0 / scale;
   parallel_for_1d(nn, 65536, [&](i64 b, i64 e) {
-    for (i64 i = b; i < e; ++i) a[std::size_t(i)] *= is;
+    for (i64 i = b; i < e; ++i) a[i] *= is;
   });
   std::vector<double> d(static_cast<std::size_t>(n)), e(static_cast<std::size_t>(std::max<i64>(n - 1, 1))),
       tau(static_cast<std::size_t>(std::max<i64>(n - 1, 1)));
-  tridiagonalize(kr, n, a.data(), d.data(), e.data(), tau.data());
+  tridiagonalize(kr, n, a, d.data(), e.data(), tau.data());
   const i64 n8 = pad8(n) + 8;
   Scratch X(n * n8);  // pooled: no fresh pages to fault in
   parallel_for_1d(n, 64, [&](i64 r0, i64 r1) {
     std::fill(X.data() + r0 * n8, X.data() + r1 * n8, 0.0);
   });
   tridiagonal_eigh(kr, n, d.data(), e.data(), X.data(), n8);
-  back_transform(kr, n, a.data(), tau.data(), X.data(), n8, n);
+  back_transform(kr, n, a, tau.data(), X.data(), n8, n);
   parallel_for_1d(n, 16, [&](i64 r0, i64 r1) {
     for (i64 r = r0; r < r1; ++r) {
       const i64 c = n - 1 - r;  // descending

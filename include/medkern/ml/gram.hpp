@@ -39,10 +39,12 @@ void gram(const T* x, std::int64_t ldx, std::int64_t n, std::int64_t p,
   const kernels::ml::Ops<T> ops{kernels::ml::active_kernels()};
   constexpr std::int64_t P = kernels::ml::kPanel;
   const std::int64_t np = (p + P - 1) / P, p_pad = np * P;
-  std::fill(g, g + p * p, T(0));
-  if (n == 0 || p == 0) return;
+  if (n == 0 || p == 0) {
+    std::fill(g, g + p * p, T(0));
+    return;
+  }
   if constexpr (std::is_same_v<T, double>) {
-    if (rows == nullptr) {
+    if (rows == nullptr) {  // every entry written: the triangle by the SYRK, the rest mirrored
       gemm_f64(ops.k, p, p, n, 1.0, MatF64{x, 1, ldx, mean}, MatF64{x, ldx, 1, mean}, false, g,
                p, Tri::lower);
       constexpr std::int64_t kB = 32;  // mirror in square blocks (transposed reads stay cached)
@@ -56,6 +58,7 @@ void gram(const T* x, std::int64_t ldx, std::int64_t n, std::int64_t p,
       return;
     }
   }
+  std::fill(g, g + p * p, T(0));
   const std::int64_t kc = gram_block_rows<T>(p_pad);
   AlignedBuffer<T> panels;
   panels.allocate(p_pad * kc);

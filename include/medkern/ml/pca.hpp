@@ -72,7 +72,7 @@ using medkern::detail::throw_shape;
 /// descending in `w`; eigenvectors as rows of `vt` (n x n row-major). See eigh.hpp.
 inline void sym_eigh(std::int64_t n, std::vector<double>& a, std::vector<double>& w,
                      std::vector<double>& vt) {
-  eigh::sym_eigh(n, a, w, vt);
+  eigh::sym_eigh(n, a.data(), w, vt);
 }
 
 /// Column means (double) of row-major X.
@@ -257,7 +257,7 @@ PcaResult pca_fit(const T* x, std::int64_t n, std::int64_t p, const PcaOptions& 
   const double dof = n > 1 ? double(n - 1) : 1.0;
   if (s == PcaSolver::covariance_eigh) {
     std::vector<double> meanT(r.mean.begin(), r.mean.end());
-    std::vector<double> g(static_cast<std::size_t>(p * p));
+    detail::Scratch g(p * p);  // pooled: the 8 MB of a 1000-feature covariance are not faulted in
     if constexpr (std::is_same_v<T, double>) {
       detail::gram<double>(x, p, n, p, nullptr, meanT.data(), g.data());
     } else {
@@ -266,9 +266,9 @@ PcaResult pca_fit(const T* x, std::int64_t n, std::int64_t p, const PcaOptions& 
     }
     // The eigensolver rescales its input anyway: the 1 / (n - 1) goes on the eigenvalues.
     r.total_var = 0;  // the trace of the covariance matrix
-    for (std::int64_t j = 0; j < p; ++j) r.total_var += g[std::size_t(j * p + j)] / dof;
+    for (std::int64_t j = 0; j < p; ++j) r.total_var += g[j * p + j] / dof;
     std::vector<double> w, vt;
-    detail::sym_eigh(p, g, w, vt);
+    detail::eigh::sym_eigh(p, g.data(), w, vt);
     for (auto& v : w) v /= dof;
     r.n_components = kmax;
     r.explained_variance.resize(std::size_t(kmax));
