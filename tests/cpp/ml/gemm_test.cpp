@@ -66,9 +66,11 @@ TEST_CASE("ml kernels: gemm_ukr_f64 vs ref on every corner of the 8 x 24 tile") 
                   if (i >= m || j >= n) REQUIRE(c1[std::size_t(i * ldc + j)] == 0.25);
               // the reference itself against a direct sum (layout oracle)
               double s = 0;
-              for (std::int64_t q = 0; q < kc; ++q) s += pa[std::size_t(q * lda + m - 1)] * pb[std::size_t(q * 24 + n - 1)];
+              for (std::int64_t q = 0; q < kc; ++q)
+                s += pa[std::size_t(q * lda + m - 1)] * pb[std::size_t(q * 24 + n - 1)];
               const double want = (acc ? 0.25 : 0.0) - 0.5 * s;
-              REQUIRE(std::fabs(c2[std::size_t((m - 1) * ldc + n - 1)] - want) <= 1e-12 * (1 + std::fabs(want)) * double(kc));
+              const double got = c2[std::size_t((m - 1) * ldc + n - 1)];
+              REQUIRE(std::fabs(got - want) <= 1e-12 * (1 + std::fabs(want)) * double(kc));
             }
       }
   });
@@ -89,7 +91,8 @@ TEST_CASE("ml kernels: dot_axpy8_f64 vs ref and a direct sum") {
       ref.dot_axpy8_f64(n, a.data(), lda, x.data(), s.data(), y2.data(), t2);
       for (int q = 0; q < 8; ++q) {
         double want = 0;
-        for (std::int64_t r = 0; r < n; ++r) want += a[std::size_t(q * lda + r)] * x[std::size_t(r)];
+        for (std::int64_t r = 0; r < n; ++r)
+          want += a[std::size_t(q * lda + r)] * x[std::size_t(r)];
         REQUIRE(std::fabs(t2[q] - want) <= 1e-12 * (1 + std::fabs(want)) * double(n + 1));
         REQUIRE(std::fabs(t1[q] - t2[q]) <= 1e-12 * (1 + std::fabs(want)) * double(n + 1));
       }

@@ -232,7 +232,8 @@ inline void dot_axpy8_f64(i64 n, const double* a, i64 lda, const double* x, cons
     __m256d u0 = _mm256_loadu_pd(y + r), u1 = _mm256_setzero_pd();
     #pragma GCC unroll 8
     for (int q = 0; q < 8; q += 2) {
-      const __m256d c0 = _mm256_loadu_pd(a + q * lda + r), c1 = _mm256_loadu_pd(a + (q + 1) * lda + r);
+      const __m256d c0 = _mm256_loadu_pd(a + q * lda + r);
+      const __m256d c1 = _mm256_loadu_pd(a + (q + 1) * lda + r);
       acc[q] = _mm256_fmadd_pd(c0, xv, acc[q]);
       acc[q + 1] = _mm256_fmadd_pd(c1, xv, acc[q + 1]);
       u0 = _mm256_fmadd_pd(_mm256_broadcast_sd(s + q), c0, u0);
