@@ -101,7 +101,8 @@ void BM_back_transform(benchmark::State& st) {
     st.PauseTiming();
     z = q.z;
     st.ResumeTiming();
-    E::back_transform(kr, q.p, q.a.data(), q.tau.data(), z.data(), q.ldz, q.p);
+    E::back_transform(kr, q.p, q.a.data(), q.tau.data(), z.data(), q.ldz, q.p,
+                      [&](std::int64_t c) { return z.data() + c * q.ldz; });
   }
 }
 

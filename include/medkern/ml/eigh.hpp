@@ -17,8 +17,10 @@
 //     d_j - lambda_i is accurate; z recomputed by Loewner's formula (Gu and Eisenstat) so the
 //     eigenvectors are orthogonal to working precision even for clustered eigenvalues; the
 //     eigenvector update Q U is a blocked GEMM; the merge workspaces come from the scratch pool.
+//     Eigenvectors are stored one per row from here on.
 //   * back_transform — X = H_0 ... H_{n-2} Z with the reflectors in blocks of kBt (compact WY,
-//     I - V T V^T, T upper triangular from V^T V), three blocked GEMMs per block.
+//     I - V T V^T, T upper triangular from V^T V), three blocked GEMMs per block; it writes the
+//     rows of vt directly.
 #pragma once
 
 #include <Eigen/Dense>
@@ -184,20 +186,27 @@ inline void tridiagonalize(const MlRow& kr, i64 n, double* A, double* d, double*
   d[n - 1] = col(n - 1)[n - 1];
 }
 
-/// X (n x nc row-major, ldx) = Q X with Q = H_0 ... H_{n-2} from tridiagonalize(): blocks of
-/// kBt reflectors as I - V T V^T (compact WY, T upper triangular from S = V^T V).
-/// Each block is prepared once, all on the GEMM micro-kernel: S = V^T V, T from S, then V T;
-/// V^T is kept in 8-reflector slivers and V T in 8-row slivers, the kernel's packed layouts.
-/// Then X is processed in strips of kBtStrip columns, one task each: the strip (n x 72
-/// doubles, about 0.6 MiB) stays in L2 while every block is applied to it, W = V^T X_s,
-/// X_s -= (V T) W. Applying each block to all of X instead streams X through L3 three times
-/// per block (the previous form: 27.6 against 22.3 ms at n = 1000, 2 threads).
-inline void back_transform(const MlRow& kr, i64 n, const double* A, const double* tau, double* X,
-                           i64 ldx, i64 nc) {
+/// Y = Q X with Q = H_0 ... H_{n-2} from tridiagonalize(), for nc vectors stored as rows:
+/// vector c is z[c * ldz + (0..n)] on entry and is written to out(c) (n doubles; out(c) may
+/// be z's own row c). Blocks of kBt reflectors act as I - V T V^T (compact WY, T upper
+/// triangular from S = V^T V). Each block is prepared once, all on the GEMM micro-kernel:
+/// S = V^T V, T from S, then V T; V^T is kept in 8-reflector slivers and V T in 8-row slivers,
+/// the kernel's packed layouts. Then the vectors go in strips of kBtStrip, one task each: the
+/// strip is packed once into the kernel's interleaved 24-column slivers (n x 72 doubles,
+/// about 0.6 MiB, in L2), every block is applied to it in place, W = V^T X_s, X_s -= (V T) W,
+/// and it is unpacked once. (Applying each block to all of X instead streams X through L3
+/// three times per block: 27.6 against 22.3 ms at n = 1000, 2 threads.)
+template <class Out>
+inline void back_transform(const MlRow& kr, i64 n, const double* A, const double* tau,
+                           const double* z, i64 ldz, i64 nc, Out&& out) {
   constexpr i64 MR = kernels::ml::kGemmMr, NR = kernels::ml::kGemmNr;
   constexpr i64 kBtStrip = 3 * NR;
   const i64 nr = n - 1;  // reflectors
-  if (nr <= 0 || nc <= 0) return;
+  if (nc <= 0) return;
+  if (nr <= 0) {  // Q = I
+    for (i64 c = 0; c < nc; ++c) std::copy(z + c * ldz, z + c * ldz + n, out(c));
+    return;
+  }
   const i64 nblk = (nr + kBt - 1) / kBt;
   // Packed block b: V^T slivers (kBt / 8 of them, m x 8 each) then (V T) slivers (ceil(m / 8)
   // of them, kBt x 8 each), at offset off[b].
@@ -273,42 +282,61 @@ inline void back_transform(const MlRow& kr, i64 n, const double* A, const double
   parallel_tasks(strips, [&](i64 st) {
     const i64 c0 = st * kBtStrip, wc = std::min(kBtStrip, nc - c0), nsl = (wc + NR - 1) / NR;
     Scratch xs(nsl * NR * n), w(nsl * NR * kBt);
+    // X_s as interleaved slivers: xs[sl*n*24 + r*24 + j] = vector c0 + 24 sl + j, component r
+    // (zero past the strip), in row chunks so the written sliver rows stay in L1.
+    constexpr i64 kRows = 64;
+    for (i64 sl = 0; sl < nsl; ++sl) {
+      double* d = xs.data() + sl * NR * n;
+      const i64 cw = std::min(NR, wc - sl * NR);
+      for (i64 q0 = 0; q0 < n; q0 += kRows) {
+        const i64 q1 = std::min(n, q0 + kRows);
+        for (i64 j = 0; j < NR; ++j) {
+          if (j < cw) {
+            const double* src = z + (c0 + sl * NR + j) * ldz;
+            for (i64 r = q0; r < q1; ++r) d[r * NR + j] = src[r];
+          } else {
+            for (i64 r = q0; r < q1; ++r) d[r * NR + j] = 0.0;
+          }
+        }
+      }
+    }
     for (i64 b = nblk - 1; b >= 0; --b) {
       const i64 i0 = b * kBt, nb = std::min(kBt, nr - i0), r0 = i0 + 1, m = n - r0;
       const double* vt = packed.data() + off[std::size_t(b)];
       const double* vtt = vt + m * kBt;
-      // X_s rows [r0, n) as interleaved slivers of 24 columns (zero past the strip)
-      for (i64 sl = 0; sl < nsl; ++sl) {
-        double* d = xs.data() + sl * NR * m;
-        const i64 cw = std::min(NR, wc - sl * NR);
-        for (i64 r = 0; r < m; ++r) {
-          const double* src = X + (r0 + r) * ldx + c0 + sl * NR;
-          double* dr = d + r * NR;
-          for (i64 j = 0; j < cw; ++j) dr[j] = src[j];
-          for (i64 j = cw; j < NR; ++j) dr[j] = 0.0;
-        }
-      }
-      // W = V^T X_s, written straight into interleaved slivers (ld 24); reflector sliver s
-      // starts at row 8s (V is zero above its unit diagonal).
-      // In k chunks of kGemmKc rows: a chunk of an X_s sliver (24 KiB) stays in L1 across the
+      // W = V^T X_s (rows [r0, n) of the strip), written straight into interleaved slivers
+      // (ld 24); reflector sliver s starts at row 8s (V is zero above its unit diagonal).
+      // In k chunks of kChunk rows: a chunk of an X_s sliver (24 KiB) stays in L1 across the
       // reflector slivers.
       const i64 nbs = (nb + MR - 1) / MR;
-      for (i64 k0 = 0; k0 < m; k0 += kGemmKc) {
-        const i64 k1 = std::min(m, k0 + kGemmKc);
+      constexpr i64 kChunk = 128;
+      for (i64 k0 = 0; k0 < m; k0 += kChunk) {
+        const i64 k1 = std::min(m, k0 + kChunk);
         for (i64 sl = 0; sl < nsl; ++sl)
           for (i64 s = 0; s < nbs && s * MR < k1; ++s) {
             const i64 ks = std::max(k0, s * MR);
             kr.gemm_ukr_f64(k1 - ks, vt + s * m * MR + ks * MR, MR,
-                            xs.data() + sl * NR * m + ks * NR, 1.0, ks > s * MR,
+                            xs.data() + sl * NR * n + (r0 + ks) * NR, 1.0, ks > s * MR,
                             w.data() + sl * NR * kBt + s * MR * NR, NR, int(MR), int(NR));
           }
       }
-      // X_s -= (V T) W
+      // X_s -= (V T) W, on the packed strip (an 8 x 24 tile is 8 consecutive sliver rows)
       for (i64 t = 0; t * MR < m; ++t)
         for (i64 sl = 0; sl < nsl; ++sl)
           kr.gemm_ukr_f64(nb, vtt + t * kBt * MR, MR, w.data() + sl * NR * kBt, -1.0, true,
-                          X + (r0 + t * MR) * ldx + c0 + sl * NR, ldx,
-                          int(std::min(MR, m - t * MR)), int(std::min(NR, wc - sl * NR)));
+                          xs.data() + sl * NR * n + (r0 + t * MR) * NR, NR,
+                          int(std::min(MR, m - t * MR)), int(NR));
+    }
+    for (i64 sl = 0; sl < nsl; ++sl) {
+      const double* sv = xs.data() + sl * NR * n;
+      const i64 cw = std::min(NR, wc - sl * NR);
+      for (i64 q0 = 0; q0 < n; q0 += kRows) {
+        const i64 q1 = std::min(n, q0 + kRows);
+        for (i64 j = 0; j < cw; ++j) {
+          double* dst = out(c0 + sl * NR + j);
+          for (i64 r = q0; r < q1; ++r) dst[r] = sv[r * NR + j];
+        }
+      }
     }
   });
 }
@@ -401,9 +429,11 @@ inline double secular_root(i64 K, const double* dl, const double* z2, double rho
   return o + t;
 }
 
-/// Eigen-decomposition of the symmetric tridiagonal (d, e): d <- eigenvalues ascending; columns
+/// Eigen-decomposition of the symmetric tridiagonal (d, e): d <- eigenvalues ascending; rows
 /// of z (n x n block of a row-major matrix, ld ldz, zero outside the block on entry) <-
-/// eigenvectors. e is read only.
+/// eigenvectors, z[i * ldz + r] = component r of eigenvector i. e is read only.
+/// Eigenvector-major storage makes every merge's gather and final reorder whole-row copies
+/// (component-major, both were strided transposes: 22.9 -> 20.6 ms at n = 1000, 2 threads).
 inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e, double* z,
                              i64 ldz) {
   if (n <= kLeaf) {
@@ -414,7 +444,7 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
     es.computeFromTridiagonal(dg, sd, Eigen::ComputeEigenvectors);
     for (i64 i = 0; i < n; ++i) {
       d[i] = es.eigenvalues()(i);
-      for (i64 r = 0; r < n; ++r) z[r * ldz + i] = es.eigenvectors()(r, i);
+      for (i64 r = 0; r < n; ++r) z[i * ldz + r] = es.eigenvectors()(r, i);
     }
     return;
   }
@@ -435,9 +465,9 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
   }
   // u = Q^T (e_{m-1} + sign(beta) e_m): last row of Q1, first row of Q2.
   std::vector<double> u(static_cast<std::size_t>(n), 0.0);
-  for (i64 j = 0; j < m; ++j) u[std::size_t(j)] = z[(m - 1) * ldz + j];
+  for (i64 j = 0; j < m; ++j) u[std::size_t(j)] = z[j * ldz + (m - 1)];
   const double sg = beta < 0 ? -1.0 : 1.0;
-  for (i64 j = m; j < n; ++j) u[std::size_t(j)] = sg * z[m * ldz + j];
+  for (i64 j = m; j < n; ++j) u[std::size_t(j)] = sg * z[j * ldz + m];
   double un = 0;
   for (double v : u) un += v * v;
   double rho = rho0 * un;
@@ -456,16 +486,10 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
   }
   // Qw column-major (column j contiguous) so Givens rotations touch contiguous columns.
   Scratch Qw(n * n);
-  // (strips of kStrip rows: the gathered rows of z and the written column pieces stay cached)
-  constexpr i64 kStrip = 16;
-  parallel_for_1d((n + kStrip - 1) / kStrip, 4, [&](i64 s0, i64 s1) {
-    for (i64 r0 = s0 * kStrip; r0 < std::min(n, s1 * kStrip); r0 += kStrip) {
-      const i64 r1 = std::min(n, r0 + kStrip);
-      for (i64 j = 0; j < n; ++j) {
-        const i64 src = perm[std::size_t(j)];
-        double* qj = Qw.data() + j * n;
-        for (i64 r = r0; r < r1; ++r) qj[r] = z[r * ldz + src];
-      }
+  parallel_for_1d(n, 32, [&](i64 j0, i64 j1) {
+    for (i64 j = j0; j < j1; ++j) {
+      const double* src = z + perm[std::size_t(j)] * ldz;
+      std::copy(src, src + n, Qw.data() + j * n);
     }
   });
   // Deflation.
@@ -601,13 +625,10 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
   std::stable_sort(ord.begin(), ord.end(),
                    [&](i64 a, i64 b) { return lam[std::size_t(a)] < lam[std::size_t(b)]; });
   for (i64 c = 0; c < n; ++c) d[c] = lam[std::size_t(ord[std::size_t(c)])];
-  parallel_for_1d((n + kStrip - 1) / kStrip, 4, [&](i64 s0, i64 s1) {
-    for (i64 r0 = s0 * kStrip; r0 < std::min(n, s1 * kStrip); r0 += kStrip) {
-      const i64 r1 = std::min(n, r0 + kStrip);
-      for (i64 c = 0; c < n; ++c) {
-        const double* oc = out.data() + ord[std::size_t(c)] * ldo;
-        for (i64 r = r0; r < r1; ++r) z[r * ldz + c] = oc[r];
-      }
+  parallel_for_1d(n, 32, [&](i64 c0, i64 c1) {
+    for (i64 c = c0; c < c1; ++c) {
+      const double* oc = out.data() + ord[std::size_t(c)] * ldo;
+      std::copy(oc, oc + n, z + c * ldz);
     }
   });
 }
@@ -617,7 +638,7 @@ inline void tridiagonal_eigh(const MlRow& kr, i64 n, double* d, const double* e,
 /// eigenvectors as rows of vt.
 inline void sym_eigh(i64 n, double* a, std::vector<double>& w, std::vector<double>& vt) {
   w.assign(static_cast<std::size_t>(n), 0.0);
-  vt.assign(static_cast<std::size_t>(n * n), 0.0);
+  vt.resize(static_cast<std::size_t>(n * n));  // every entry is written below
   if (n == 0) return;
   const MlRow& kr = kernels::ml::active_kernels();
   const i64 nn = n * n;
@@ -643,14 +664,10 @@ inline void sym_eigh(i64 n, double* a, std::vector<double>& w, std::vector<doubl
     std::fill(X.data() + r0 * n8, X.data() + r1 * n8, 0.0);
   });
   tridiagonal_eigh(kr, n, d.data(), e.data(), X.data(), n8);
-  back_transform(kr, n, a, tau.data(), X.data(), n8, n);
-  parallel_for_1d(n, 16, [&](i64 r0, i64 r1) {
-    for (i64 r = r0; r < r1; ++r) {
-      const i64 c = n - 1 - r;  // descending
-      w[std::size_t(r)] = d[std::size_t(c)] * scale;
-      for (i64 j = 0; j < n; ++j) vt[std::size_t(r * n + j)] = X[j * n8 + c];
-    }
-  });
+  // eigenvector c (ascending) becomes row n - 1 - c of vt (descending)
+  back_transform(kr, n, a, tau.data(), X.data(), n8, n,
+                 [&](i64 c) { return vt.data() + (n - 1 - c) * n; });
+  for (i64 r = 0; r < n; ++r) w[std::size_t(r)] = d[std::size_t(n - 1 - r)] * scale;
 }
 
 }  // namespace medkern::ml::detail::eigh

@@ -39,12 +39,15 @@ struct MatF64 {
 
 enum class Tri { full, lower, upper };
 
-/// Block sizes (bench: ml pca_full, 10000 x 1000 Gram, 1 thread): an A sliver of kKc x 8
-/// doubles (8 KiB) stays in L1 while the task's B block (kKc x kNc, 480 KiB) streams from L2.
-/// (B slivers in L1 against an A block in L2 was 10% slower, as was kKc = 256.)
-inline constexpr std::int64_t kGemmKc = 128;
+/// Block sizes (bench: ml pca_full, 10000 x 1000 Gram): an A sliver of kKc x 8 doubles
+/// (16 KiB) stays in L1 while the task's B block (kKc x kNc, 480 KiB) streams from L2. The B
+/// block's footprint is what matters: kKc = 256 with kNc = 480 (960 KiB) was 10% slower than
+/// 128 x 480 on a 2 MiB L2; 256 x 240 keeps the 480 KiB block and halves the passes over C
+/// (Gram 101 -> 97-98 ms at 2 threads on a 1 MiB L2 / 32 MiB L3 machine; not yet measured on
+/// the 2 MiB one). B slivers in L1 against an A block in L2 was 10% slower.
+inline constexpr std::int64_t kGemmKc = 256;
 inline constexpr std::int64_t kGemmMc = 96;
-inline constexpr std::int64_t kGemmNc = 480;
+inline constexpr std::int64_t kGemmNc = 240;
 
 /// Reusable double scratch for the solvers' many mid-sized temporaries (packed panels, merge
 /// workspaces): a fresh multi-MiB allocation per call costs page faults on first touch (a
